@@ -1,0 +1,29 @@
+"""Cookbook: instruction-tuning data from programmatic templates over random tokens."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from cookbook.components import Scorer, TaskRecord
+from cookbook.errors import CookbookError
+from cookbook.hookspecs import hookimpl
+from cookbook.seeding import SampleRandom
+from cookbook.templates import Template, template
+from cookbook.tokens import TokenSpace
+
+try:
+    __version__ = version("cookbook-llm")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "CookbookError",
+    "SampleRandom",
+    "Scorer",
+    "TaskRecord",
+    "Template",
+    "TokenSpace",
+    "__version__",
+    "hookimpl",
+    "template",
+]

@@ -1,0 +1,87 @@
+"""The ``cookbook`` command line: one module per command under ``cookbook.commands``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cookbook import plugins
+from cookbook.commands import generate, list_plugins, preview
+from cookbook.errors import CookbookError
+
+app = typer.Typer(
+    name="cookbook",
+    help="Instruction-tuning data from programmatic templates over random tokens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cookbook import __version__
+
+        typer.echo(f"cookbook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Instruction-tuning data from programmatic templates over random tokens."""
+
+
+for module in (list_plugins, preview, generate):
+    module.register(app)
+
+
+def _plugin_commands() -> None:
+    """Let plugins add commands; a failing one is reported on its plugin, never fatal."""
+    manager = plugins.manager()
+    registry = plugins.registry()
+    for impl in manager.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=app)
+        except Exception as exc:
+            if plugins.strict():
+                raise
+            info = next((p for p in registry.plugins if p.name == impl.plugin_name), None)
+            if info is not None:
+                info.status = f"error: {type(exc).__name__}: {exc}"
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning ``CookbookError`` into one clear message."""
+    try:
+        if not (len(sys.argv) > 1 and sys.argv[1] in ("--help", "--version", "-h")):
+            _plugin_commands()
+        app(standalone_mode=False)
+    except CookbookError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]Interrupted.[/]")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("COOKBOOK_DEBUG"):
+            raise
+        err_console.print(f"[bold red]Error:[/] {type(exc).__name__}: {exc}"
+                          " (set COOKBOOK_DEBUG=1 for the traceback)")
+        sys.exit(1)

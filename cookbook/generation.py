@@ -1,0 +1,216 @@
+"""Streaming generation: samples of several templates, interleaved, written in chunks by W processes.
+
+The output is a function of (seed, templates, params, counts, token space) alone: chunks are
+produced in parallel but written in order, so any worker count gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from cookbook.errors import CookbookError
+from cookbook.samples import SampleMaker
+
+CHUNK = 2048
+FORMATS = ("jsonl", "parquet")
+
+
+@dataclass
+class Job:
+    """``count`` samples of the registered template ``name`` with resolved ``params``."""
+
+    name: str
+    count: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` counts differing by at most one, larger ones first."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def interleave(counts: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """(job, index) pairs, each job's samples spread evenly through the sequence."""
+    gens = [((((i + 0.5) / n), j, i) for i in range(n)) for j, n in enumerate(counts) if n]
+    for _, job, index in heapq.merge(*gens):
+        yield job, index
+
+
+Chunk = list[tuple[int, int, int]]  # (job, first index, end index) ranges
+
+
+def chunks(counts: Sequence[int], size: int = CHUNK) -> Iterator[Chunk]:
+    """The interleaved sequence cut into chunks, each described by per-job index ranges."""
+    order = interleave(counts)
+    while True:
+        block = list(islice(order, size))
+        if not block:
+            return
+        ranges: dict[int, list[int]] = {}
+        for job, index in block:
+            lo_hi = ranges.setdefault(job, [index, index])
+            lo_hi[1] = index + 1
+        yield [(job, lo, hi) for job, (lo, hi) in ranges.items()]
+
+
+def _chunk_order(counts: Sequence[int], chunk: Chunk) -> list[tuple[int, int]]:
+    keys = [((i + 0.5) / counts[job], job, i) for job, lo, hi in chunk for i in range(lo, hi)]
+    keys.sort()
+    return [(job, i) for _, job, i in keys]
+
+
+# Worker state, set once per process by ``_init_worker``.
+_makers: list[SampleMaker] = []
+_counts: list[int] = []
+
+
+def _init_worker(jobs: Sequence[Job], seed: int, token_space: str) -> None:
+    global _makers, _counts
+    from cookbook import plugins
+    from cookbook.tokens import resolve_token_space
+
+    registry = plugins.registry()
+    tokens = resolve_token_space(token_space, registry)
+    _makers = [SampleMaker(registry.get("templates", j.name), j.name, j.params, seed, tokens)
+               for j in jobs]
+    _counts = [j.count for j in jobs]
+
+
+def _render_chunk(chunk: Chunk) -> str:
+    makers = _makers
+    return "".join(makers[job].line(i) for job, i in _chunk_order(_counts, chunk))
+
+
+class _Writer:
+    """Writes JSONL text chunks to ``path`` (as JSONL or Parquet) through a partial file."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        self.partial = path.with_name(path.name + ".partial")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise CookbookError(
+                    "--format parquet needs pyarrow: pip install 'cookbook-llm[parquet]'"
+                ) from None
+            self._parquet: Any = None
+        else:
+            self._file = self.partial.open("w", encoding="utf-8", newline="\n")
+
+    def write(self, text: str) -> None:
+        if self.fmt == "jsonl":
+            self._file.write(text)
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = [json.loads(line) for line in text.splitlines()]
+        for row in rows:
+            row["slots"] = json.dumps(row["slots"], separators=(",", ":"))
+        table = pa.Table.from_pylist(rows, schema=_parquet_schema())
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.partial, table.schema)
+        self._parquet.write_table(table)
+
+    def close(self, ok: bool) -> None:
+        if self.fmt == "jsonl":
+            self._file.close()
+        elif self._parquet is not None:
+            self._parquet.close()
+        elif ok:  # no rows: still write a valid empty file
+            import pyarrow.parquet as pq
+
+            pq.write_table(_parquet_schema().empty_table(), self.partial)
+        if ok:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
+
+
+def _parquet_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([("id", pa.string()), ("template", pa.string()), ("seed", pa.int64()),
+                      ("index", pa.int64()), ("slots", pa.string()), ("prompt", pa.string()),
+                      ("completion", pa.string())])
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def generate(
+    jobs: Sequence[Job],
+    seed: int,
+    output: str | Path,
+    *,
+    token_space: str = "pseudowords",
+    workers: int | None = None,
+    fmt: str = "jsonl",
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write every job's samples to ``output``; returns the number of records written.
+
+    Nothing is left at ``output`` unless the whole file was written.
+    """
+    if fmt not in FORMATS:
+        raise CookbookError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if seed < 0:
+        raise CookbookError("seed must be a non-negative integer")
+    counts = [j.count for j in jobs]
+    _init_worker(jobs, seed, token_space)  # resolves names now, so errors come before any output
+    workers = max(1, workers or default_workers())
+    writer = _Writer(Path(output), fmt)
+    written, ok = 0, False
+    try:
+        if workers == 1 or sum(counts) <= CHUNK:
+            results: Iterator[str] = map(_render_chunk, chunks(counts))
+        else:
+            results = _parallel(chunks(counts), workers, jobs, seed, token_space)
+        for text in results:
+            writer.write(text)
+            n = text.count("\n")
+            written += n
+            if on_progress:
+                on_progress(n)
+        ok = True
+    finally:
+        writer.close(ok)
+    return written
+
+
+def _parallel(todo: Iterator[Chunk], workers: int, jobs: Sequence[Job], seed: int,
+              token_space: str) -> Iterator[str]:
+    """Chunk texts in order, at most ``2 * workers`` chunks in flight (constant memory)."""
+    method = "fork" if "fork" in _start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
+                             initargs=(list(jobs), seed, token_space)) as pool:
+        pending: list[Future[str]] = []
+        for chunk in todo:
+            pending.append(pool.submit(_render_chunk, chunk))
+            if len(pending) >= 2 * workers:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()

@@ -1,0 +1,75 @@
+"""Sample records: how one is made from (seed, template, params, index), and how files are read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from cookbook.errors import CookbookError
+from cookbook.seeding import KeyMaker, SampleRandom
+from cookbook.templates import Template
+from cookbook.tokens import TokenSpace
+
+
+class SampleMaker:
+    """Makes the records of one template under one seed, parameter set and token space."""
+
+    def __init__(self, template: Template, name: str, params: Mapping[str, Any], seed: int,
+                 tokens: TokenSpace) -> None:
+        self.template, self.name, self.params = template, name, dict(params)
+        self.seed, self.tokens = seed, tokens
+        self._keys = KeyMaker(seed, f"{name}\x00{tokens.name}", self.params)
+        self._id_prefix = f"{name}-{seed}-"
+
+    def record(self, index: int) -> dict[str, Any]:
+        """The sample record at ``index``; the same inputs always give the same record."""
+        rng = SampleRandom(self._keys.key(index))
+        try:
+            slots = self.template.make_slots(rng, self.tokens, self.params)
+            prompt, completion = self.template.render(slots, self.params)
+        except CookbookError:
+            raise
+        except Exception as exc:
+            raise CookbookError(
+                f"template {self.name!r} failed on sample {index}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return {"id": self._id_prefix + str(index), "template": self.name, "seed": self.seed,
+                "index": index, "slots": slots, "prompt": prompt, "completion": completion}
+
+    def line(self, index: int) -> str:
+        """The record at ``index`` as one compact JSON line (with the newline)."""
+        return json.dumps(self.record(index), separators=(",", ":")) + "\n"
+
+
+def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Records of a JSONL or Parquet sample file; a bad line is an error naming file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise CookbookError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        yield from _read_parquet(path)
+        return
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CookbookError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise CookbookError(f"{path}:{number}: expected a JSON object")
+            yield record
+
+
+def _read_parquet(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise CookbookError("reading Parquet needs pyarrow: pip install 'cookbook-llm[parquet]'")
+    for batch in pq.ParquetFile(path).iter_batches():
+        for row in batch.to_pylist():
+            row["slots"] = json.loads(row["slots"])
+            yield row

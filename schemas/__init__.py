@@ -1,0 +1,1 @@
+"""JSON Schemas shipped with Cookbook (sample records, pipelines, mixtures, manifests)."""
