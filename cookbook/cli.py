@@ -33,8 +33,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Instruction-tuning data from programmatic templates over random tokens."""
 
@@ -82,6 +86,8 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if os.environ.get("COOKBOOK_DEBUG"):
             raise
-        err_console.print(f"[bold red]Error:[/] {type(exc).__name__}: {exc}"
-                          " (set COOKBOOK_DEBUG=1 for the traceback)")
+        err_console.print(
+            f"[bold red]Error:[/] {type(exc).__name__}: {exc}"
+            " (set COOKBOOK_DEBUG=1 for the traceback)"
+        )
         sys.exit(1)

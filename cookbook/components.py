@@ -66,9 +66,7 @@ class Mixer(Protocol):
     name: str
     params_schema: dict[str, Any]
 
-    def mix(
-        self, scores: Mapping[str, Mapping[str, float]], **params: Any
-    ) -> dict[str, float]:
+    def mix(self, scores: Mapping[str, Mapping[str, float]], **params: Any) -> dict[str, float]:
         """Weights over templates (non-negative, summing to one) for ``scores[task][template]``."""
         ...
 

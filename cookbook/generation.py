@@ -81,8 +81,9 @@ def _init_worker(jobs: Sequence[Job], seed: int, token_space: str) -> None:
 
     registry = plugins.registry()
     tokens = resolve_token_space(token_space, registry)
-    _makers = [SampleMaker(registry.get("templates", j.name), j.name, j.params, seed, tokens)
-               for j in jobs]
+    _makers = [
+        SampleMaker(registry.get("templates", j.name), j.name, j.params, seed, tokens) for j in jobs
+    ]
     _counts = [j.count for j in jobs]
 
 
@@ -142,9 +143,17 @@ class _Writer:
 def _parquet_schema() -> Any:
     import pyarrow as pa
 
-    return pa.schema([("id", pa.string()), ("template", pa.string()), ("seed", pa.int64()),
-                      ("index", pa.int64()), ("slots", pa.string()), ("prompt", pa.string()),
-                      ("completion", pa.string())])
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("template", pa.string()),
+            ("seed", pa.int64()),
+            ("index", pa.int64()),
+            ("slots", pa.string()),
+            ("prompt", pa.string()),
+            ("completion", pa.string()),
+        ]
+    )
 
 
 def default_workers() -> int:
@@ -195,12 +204,17 @@ def generate(
     return written
 
 
-def _parallel(todo: Iterator[Chunk], workers: int, jobs: Sequence[Job], seed: int,
-              token_space: str) -> Iterator[str]:
+def _parallel(
+    todo: Iterator[Chunk], workers: int, jobs: Sequence[Job], seed: int, token_space: str
+) -> Iterator[str]:
     """Chunk texts in order, at most ``2 * workers`` chunks in flight (constant memory)."""
     method = "fork" if "fork" in _start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=get_context(method), initializer=_init_worker,
-                             initargs=(list(jobs), seed, token_space)) as pool:
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=get_context(method),
+        initializer=_init_worker,
+        initargs=(list(jobs), seed, token_space),
+    ) as pool:
         pending: list[Future[str]] = []
         for chunk in todo:
             pending.append(pool.submit(_render_chunk, chunk))

@@ -9,8 +9,15 @@ from typing import Any
 
 from cookbook.errors import CookbookError
 
-_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string",
-               list: "array", tuple: "array", dict: "object"}
+_JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    tuple: "array",
+    dict: "object",
+}
 
 
 def _json_type(annotation: Any, default: Any) -> str | None:

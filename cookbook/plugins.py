@@ -68,7 +68,9 @@ def load(extra: dict[str, Any] | None = None) -> tuple[Registry, pluggy.PluginMa
         info = _info(ep)
         try:
             if any(p.name == ep.name for p in registry.plugins):
-                raise RuntimeError(f"another installed distribution uses the plugin name {ep.name!r}")
+                raise RuntimeError(
+                    f"another installed distribution uses the plugin name {ep.name!r}"
+                )
             found.append((info, ep.load()))
         except Exception as exc:
             if strict():
@@ -84,13 +86,18 @@ def load(extra: dict[str, Any] | None = None) -> tuple[Registry, pluggy.PluginMa
     return registry, manager
 
 
-def _register(manager: pluggy.PluginManager, registry: Registry, info: PluginInfo,
-              module: Any) -> None:
+def _register(
+    manager: pluggy.PluginManager, registry: Registry, info: PluginInfo, module: Any
+) -> None:
     try:
         manager.register(module, name=info.name)
-        impls = [impl for caller in manager.hook.__dict__.values()
-                 if isinstance(caller, pluggy.HookCaller)
-                 for impl in caller.get_hookimpls() if impl.plugin is module]
+        impls = [
+            impl
+            for caller in manager.hook.__dict__.values()
+            if isinstance(caller, pluggy.HookCaller)
+            for impl in caller.get_hookimpls()
+            if impl.plugin is module
+        ]
         info.hooks = sorted(impl.function.__name__ for impl in impls)
         for kind in KINDS:
             hook = getattr(manager.hook, f"register_{kind}")

@@ -23,8 +23,14 @@ class PluginInfo:
 
     def as_json(self) -> dict[str, Any]:
         """The ``list-plugins --json`` object."""
-        return {"name": self.name, "version": self.version, "distribution": self.distribution,
-                "hooks": self.hooks, "components": self.components, "status": self.status}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "hooks": self.hooks,
+            "components": self.components,
+            "status": self.status,
+        }
 
 
 @dataclass
@@ -63,9 +69,12 @@ class Registry:
 
     def clashes(self) -> list[tuple[str, str, list[PluginInfo]]]:
         """(kind, name, plugins) for every name registered by more than one plugin."""
-        return [(kind, name, [e.plugin for e in entries])
-                for kind, by_name in self._entries.items()
-                for name, entries in sorted(by_name.items()) if len(entries) > 1]
+        return [
+            (kind, name, [e.plugin for e in entries])
+            for kind, by_name in self._entries.items()
+            for name, entries in sorted(by_name.items())
+            if len(entries) > 1
+        ]
 
     def get(self, kind: str, name: str) -> Any:
         """The component of ``kind`` called ``name`` (or ``plugin:name``), or a clear error."""
@@ -79,9 +88,11 @@ class Registry:
         if len(entries) > 1:
             raise PluginClashError(
                 f"{label} {short!r} is registered by more than one plugin: "
-                + ", ".join(f"{e.plugin.name} (distribution {e.plugin.distribution})"
-                            for e in entries)
-                + "; name one as " + " or ".join(f"'{e.plugin.name}:{short}'" for e in entries)
+                + ", ".join(
+                    f"{e.plugin.name} (distribution {e.plugin.distribution})" for e in entries
+                )
+                + "; name one as "
+                + " or ".join(f"'{e.plugin.name}:{short}'" for e in entries)
             )
         return entries[0].component
 

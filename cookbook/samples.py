@@ -16,8 +16,14 @@ from cookbook.tokens import TokenSpace
 class SampleMaker:
     """Makes the records of one template under one seed, parameter set and token space."""
 
-    def __init__(self, template: Template, name: str, params: Mapping[str, Any], seed: int,
-                 tokens: TokenSpace) -> None:
+    def __init__(
+        self,
+        template: Template,
+        name: str,
+        params: Mapping[str, Any],
+        seed: int,
+        tokens: TokenSpace,
+    ) -> None:
         self.template, self.name, self.params = template, name, dict(params)
         self.seed, self.tokens = seed, tokens
         self._keys = KeyMaker(seed, f"{name}\x00{tokens.name}", self.params)
@@ -35,8 +41,15 @@ class SampleMaker:
             raise CookbookError(
                 f"template {self.name!r} failed on sample {index}: {type(exc).__name__}: {exc}"
             ) from exc
-        return {"id": self._id_prefix + str(index), "template": self.name, "seed": self.seed,
-                "index": index, "slots": slots, "prompt": prompt, "completion": completion}
+        return {
+            "id": self._id_prefix + str(index),
+            "template": self.name,
+            "seed": self.seed,
+            "index": index,
+            "slots": slots,
+            "prompt": prompt,
+            "completion": completion,
+        }
 
     def line(self, index: int) -> str:
         """The record at ``index`` as one compact JSON line (with the newline)."""

@@ -38,7 +38,9 @@ def _keyword_caller(fn: Callable[..., Any]) -> Callable[..., Any]:
     sig = inspect.signature(fn)
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         return fn
-    names = {n for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    names = {
+        n for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
 
     def call(*args: Any, **params: Any) -> Any:
         return fn(*args, **{k: v for k, v in params.items() if k in names})
@@ -91,8 +93,12 @@ class Template:
         """JSON Schema of this template's parameters, format overrides included."""
         props = dict(self.params_schema.get("properties", {}))
         props.update(FORMAT_PARAMS)
-        return {**self.params_schema, "type": "object", "properties": props,
-                "additionalProperties": False}
+        return {
+            **self.params_schema,
+            "type": "object",
+            "properties": props,
+            "additionalProperties": False,
+        }
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults merged with ``overrides``, validated against the schema."""
@@ -111,8 +117,10 @@ class Template:
 
     def render(self, slots: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[str, str]:
         """The (prompt, completion) texts of a sample."""
-        return (_render(params.get("prompt", self.prompt), slots),
-                _render(params.get("completion", self.completion), slots))
+        return (
+            _render(params.get("prompt", self.prompt), slots),
+            _render(params.get("completion", self.completion), slots),
+        )
 
     def align(self, slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
         """Alignment score in [0, 1]: does ``output`` follow the rule given the inputs?"""
@@ -128,7 +136,9 @@ def _render(renderer: Renderer, slots: Mapping[str, Any]) -> str:
     try:
         return renderer.format_map(slots)
     except (KeyError, IndexError) as exc:
-        raise CookbookError(f"format {renderer!r} names a slot that does not exist: {exc}") from None
+        raise CookbookError(
+            f"format {renderer!r} names a slot that does not exist: {exc}"
+        ) from None
 
 
 def template(

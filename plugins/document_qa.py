@@ -69,7 +69,9 @@ def document_qa(
 ) -> dict[str, Any]:
     """A document of random tokens; the question is a span of it; the answer is the k tokens
     right before or right after that span (``side``: before, after or random)."""
-    length = rng.randint(max(min_words, max_question + k), max(max_words, min_words, max_question + k))
+    length = rng.randint(
+        max(min_words, max_question + k), max(max_words, min_words, max_question + k)
+    )
     words = tokens.draw(rng, length)
     span = rng.randint(min_question, max_question)
     chosen = side if side != "random" else ("before", "after")[rng.getrandbits(1)]
@@ -77,8 +79,12 @@ def document_qa(
         start = rng.randint(0, length - span - k)
     else:
         start = rng.randint(k, length - span)
-    return {"document": " ".join(words), "question": " ".join(words[start : start + span]),
-            "side": chosen, "position": start}
+    return {
+        "document": " ".join(words),
+        "question": " ".join(words[start : start + span]),
+        "side": chosen,
+        "position": start,
+    }
 
 
 document_qa.params_schema["properties"]["side"]["enum"] = ["random", "before", "after"]

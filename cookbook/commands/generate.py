@@ -32,8 +32,10 @@ def build_jobs(templates: list[str], total: int, raw_params: list[tuple[str, Any
         if name not in templates:
             raise CookbookError(f"--param {key}: template {name!r} is not being generated")
         by_template[name][field] = value
-    return [Job(name, count, registry.get("templates", name).resolve(by_template[name]))
-            for name, count in zip(templates, split_evenly(total, len(templates)), strict=True)]
+    return [
+        Job(name, count, registry.get("templates", name).resolve(by_template[name]))
+        for name, count in zip(templates, split_evenly(total, len(templates)), strict=True)
+    ]
 
 
 def generate_command(
@@ -41,20 +43,24 @@ def generate_command(
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="Samples in all, split evenly.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
-    param: Annotated[list[str] | None, typer.Option(
-        "--param", "-p", help="TEMPLATE.key=value (repeatable).")] = None,
-    workers: Annotated[int | None, typer.Option(
-        min=1, help="Processes (default: all cores).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="TEMPLATE.key=value (repeatable).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Processes (default: all cores).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "jsonl",
-    tokens: Annotated[str, typer.Option(
-        help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")] = DEFAULT_TOKEN_SPACE,
+    tokens: Annotated[
+        str, typer.Option(help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")
+    ] = DEFAULT_TOKEN_SPACE,
 ) -> None:
     """Generate N samples of TEMPLATES to a JSONL or Parquet file, identical for any --workers."""
     jobs = build_jobs(templates, n, parse_params(param))
     workers = workers or default_workers()
     with progress_bar("generating", total=n) as advance:
-        written = generate(jobs, seed, output, token_space=tokens, workers=workers, fmt=fmt,
-                           on_progress=advance)
+        written = generate(
+            jobs, seed, output, token_space=tokens, workers=workers, fmt=fmt, on_progress=advance
+        )
     Console(stderr=True).print(f"wrote {written} samples to {output}")
 
 

@@ -24,16 +24,19 @@ def list_plugins(
     for column in ("plugin", "version", "hooks", "components", "status"):
         table.add_column(column, overflow="fold")
     for p in registry.plugins:
-        components = "\n".join(f"{kind}: {', '.join(names)}"
-                               for kind, names in p.components.items() if names)
+        components = "\n".join(
+            f"{kind}: {', '.join(names)}" for kind, names in p.components.items() if names
+        )
         status = "[green]ok[/]" if p.status == "ok" else f"[red]{p.status}[/]"
         table.add_row(p.name, p.version, "\n".join(p.hooks), components, status)
     console = Console()
     console.print(table)
     for kind, name, owners in registry.clashes():
-        console.print(f"[yellow]clash:[/] {kind} {name!r} is registered by "
-                      + " and ".join(f"{o.name} ({o.distribution})" for o in owners)
-                      + f"; pick one as '{owners[0].name}:{name}'")
+        console.print(
+            f"[yellow]clash:[/] {kind} {name!r} is registered by "
+            + " and ".join(f"{o.name} ({o.distribution})" for o in owners)
+            + f"; pick one as '{owners[0].name}:{name}'"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -19,10 +19,13 @@ def preview(
     template: Annotated[str, typer.Argument(help="Template name (or plugin:name).")],
     n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many samples.")] = 3,
     seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
-    param: Annotated[list[str] | None, typer.Option(
-        "--param", "-p", help="Template parameter KEY=VALUE (repeatable).")] = None,
-    tokens: Annotated[str, typer.Option(
-        help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")] = DEFAULT_TOKEN_SPACE,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Template parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    tokens: Annotated[
+        str, typer.Option(help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")
+    ] = DEFAULT_TOKEN_SPACE,
 ) -> None:
     """Show a few samples of TEMPLATE: slots, prompt and completion."""
     registry = plugins.registry()
@@ -35,10 +38,12 @@ def preview(
         body = Text()
         body.append(record["prompt"])
         body.append(record["completion"], style="bold green")
-        slots = ", ".join(f"{k}={v!r}" for k, v in record["slots"].items()
-                          if not isinstance(v, str) or len(v) < 60)
-        console.print(Panel(body, title=record["id"], subtitle=slots or None,
-                            title_align="left"))
+        slots = ", ".join(
+            f"{k}={v!r}"
+            for k, v in record["slots"].items()
+            if not isinstance(v, str) or len(v) < 60
+        )
+        console.print(Panel(body, title=record["id"], subtitle=slots or None, title_align="left"))
 
 
 def register(app: typer.Typer) -> None:
