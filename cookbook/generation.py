@@ -1,4 +1,4 @@
-"""Streaming generation: samples of several templates, interleaved, written in chunks by W processes.
+"""Streaming generation: samples of several templates, interleaved, written in chunks.
 
 The output is a function of (seed, templates, params, counts, token space) alone: chunks are
 produced in parallel but written in order, so any worker count gives the same bytes.

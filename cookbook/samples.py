@@ -81,7 +81,9 @@ def _read_parquet(path: Path) -> Iterator[dict[str, Any]]:
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise CookbookError("reading Parquet needs pyarrow: pip install 'cookbook-llm[parquet]'")
+        raise CookbookError(
+            "reading Parquet needs pyarrow: pip install 'cookbook-llm[parquet]'"
+        ) from None
     for batch in pq.ParquetFile(path).iter_batches():
         for row in batch.to_pylist():
             row["slots"] = json.loads(row["slots"])

@@ -1,1 +1,1 @@
-"""Cookbook's built-in plugins, registered through the ``cookbook`` entry-point group like any other."""
+"""Cookbook's built-in plugins, registered through the ``cookbook`` entry-point group."""

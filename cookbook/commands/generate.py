@@ -18,7 +18,7 @@ from cookbook.tokens import DEFAULT_TOKEN_SPACE
 
 
 def build_jobs(templates: list[str], total: int, raw_params: list[tuple[str, Any]]) -> list[Job]:
-    """Jobs splitting ``total`` evenly; params are ``TEMPLATE.key`` (or ``key`` with one template)."""
+    """Jobs splitting ``total`` evenly; params are ``TEMPLATE.key`` (``key`` with one template)."""
     registry = plugins.registry()
     if len(set(templates)) != len(templates):
         raise CookbookError("each template may be named once")
