@@ -41,9 +41,14 @@ def split_evenly(total: int, parts: int) -> list[int]:
 
 def interleave(counts: Sequence[int]) -> Iterator[tuple[int, int]]:
     """(job, index) pairs, each job's samples spread evenly through the sequence."""
-    gens = [((((i + 0.5) / n), j, i) for i in range(n)) for j, n in enumerate(counts) if n]
-    for _, job, index in heapq.merge(*gens):
+    streams = [_stream(job, count) for job, count in enumerate(counts) if count]
+    for _, job, index in heapq.merge(*streams):
         yield job, index
+
+
+def _stream(job: int, count: int) -> Iterator[tuple[float, int, int]]:
+    """(position key, job, index) for each sample of one job, in index order."""
+    return (((i + 0.5) / count, job, i) for i in range(count))
 
 
 Chunk = list[tuple[int, int, int]]  # (job, first index, end index) ranges

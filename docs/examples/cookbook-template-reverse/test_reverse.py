@@ -1,0 +1,12 @@
+from cookbook import plugins
+
+
+def test_reverse_samples_follow_their_rule():
+    reverse = plugins.registry().get("templates", "reverse")
+    from cookbook.samples import SampleMaker
+    from cookbook.tokens import builtin_token_space
+
+    maker = SampleMaker(reverse, "reverse", reverse.resolve(), 0, builtin_token_space("pseudowords"))
+    record = maker.record(0)
+    assert record["slots"]["answer"].split() == record["slots"]["words"].split()[::-1]
+    assert reverse.align(record["slots"], record["slots"]["answer"], reverse.resolve()) == 1.0

@@ -1,0 +1,40 @@
+"""Shared fixtures: fresh plugin state per test and a way to fake installed distributions."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cookbook import plugins
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch):
+    """Each test loads plugins anew, with no selection variables from the environment."""
+    for var in ("COOKBOOK_LOAD_PLUGINS", "COOKBOOK_DISABLE_PLUGINS", "COOKBOOK_STRICT_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+@pytest.fixture
+def install_fake(tmp_path, monkeypatch):
+    """Install a fake distribution (dist-info + module) on sys.path: ``install(dist, ep, code)``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(dist: str, entry_point: str, code: str, module: str | None = None) -> Path:
+        module = module or f"{dist.replace('-', '_')}_plugin"
+        (site / f"{module}.py").write_text(textwrap.dedent(code))
+        info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+        (info / "entry_points.txt").write_text(f"[cookbook]\n{entry_point} = {module}\n")
+        plugins.reset()
+        return site
+
+    return install

@@ -1,0 +1,119 @@
+"""Plugin loading: errors are contained, selection variables, clashes and qualified names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cookbook import plugins
+from cookbook.cli import app
+from cookbook.errors import CookbookError, PluginClashError
+
+TWIN = """
+from cookbook import hookimpl, template
+
+@template(prompt="{words}", rule=lambda slots: "ANSWER")
+def twin(rng, tokens):
+    return {"words": tokens.text(rng, 3)}
+
+@hookimpl
+def register_templates(register):
+    register(twin)
+"""
+
+
+def _by_name(registry):
+    return {p.name: p for p in registry.plugins}
+
+
+def test_builtin_plugins_load_through_entry_points():
+    registry = plugins.registry()
+    info = _by_name(registry)["document_qa"]
+    assert info.status == "ok"
+    assert info.distribution == "cookbook-llm"
+    assert info.hooks == ["register_templates"]
+    assert "document_qa" in info.components["templates"]
+
+
+def test_plugin_raising_on_import_is_reported_and_others_work(install_fake):
+    install_fake("cookbook-template-broken", "broken", "raise RuntimeError('boom at import')\n")
+    registry = plugins.registry()
+    broken = _by_name(registry)["broken"]
+    assert broken.status == "error: RuntimeError: boom at import"
+    assert broken.version == "1.2.3"
+    assert registry.get("templates", "document_qa").name == "document_qa"
+
+
+def test_plugin_raising_in_its_hook_is_reported_without_partial_components(install_fake):
+    install_fake("cookbook-template-halfway", "halfway", TWIN.replace("ANSWER", "x").replace(
+        "    register(twin)", "    register(twin)\n    raise ValueError('second fails')"))
+    registry = plugins.registry()
+    info = _by_name(registry)["halfway"]
+    assert info.status == "error: ValueError: second fails"
+    assert "twin" not in registry.names("templates")
+    assert info.components["templates"] == []
+
+
+def test_list_plugins_shows_broken_plugin_without_traceback(install_fake):
+    install_fake("cookbook-template-broken", "broken", "import not_a_module_anywhere\n")
+    result = CliRunner().invoke(app, ["list-plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["broken"]["status"].startswith("error: ModuleNotFoundError")
+    assert rows["document_qa"]["status"] == "ok"
+    assert set(rows["document_qa"]["components"]) == {
+        "templates", "scorers", "mixers", "trainers", "tasks", "token_spaces"}
+    assert "Traceback" not in result.output
+
+
+def test_strict_mode_reraises(install_fake, monkeypatch):
+    install_fake("cookbook-template-broken", "broken", "raise RuntimeError('boom')\n")
+    monkeypatch.setenv("COOKBOOK_STRICT_PLUGINS", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        plugins.registry()
+
+
+def test_load_list_selects_plugins(install_fake, monkeypatch):
+    install_fake("cookbook-template-twin", "twin", TWIN.replace("ANSWER", "a"))
+    monkeypatch.setenv("COOKBOOK_LOAD_PLUGINS", "twin")
+    assert [p.name for p in plugins.registry().plugins] == ["twin"]
+    plugins.reset()
+    monkeypatch.setenv("COOKBOOK_LOAD_PLUGINS", "")
+    assert plugins.registry().plugins == []
+
+
+def test_disable_list_skips_plugins(monkeypatch):
+    monkeypatch.setenv("COOKBOOK_DISABLE_PLUGINS", "document_qa")
+    registry = plugins.registry()
+    assert "document_qa" not in [p.name for p in registry.plugins]
+    with pytest.raises(CookbookError, match="unknown template 'document_qa'"):
+        registry.get("templates", "document_qa")
+
+
+def test_name_clash_names_both_distributions_and_qualified_name_picks(install_fake):
+    install_fake("cookbook-template-one", "one", TWIN.replace("ANSWER", "from one"), module="one_mod")
+    install_fake("cookbook-template-two", "two", TWIN.replace("ANSWER", "from two"), module="two_mod")
+    registry = plugins.registry()
+    with pytest.raises(PluginClashError) as err:
+        registry.get("templates", "twin")
+    message = str(err.value)
+    assert "cookbook-template-one" in message and "cookbook-template-two" in message
+    assert "'one:twin'" in message
+    assert registry.get("templates", "two:twin").rule({}) == "from two"
+    assert registry.plugin_of("templates", "one:twin").distribution == "cookbook-template-one"
+
+
+def test_unknown_name_suggests_the_closest():
+    with pytest.raises(CookbookError, match="did you mean 'document_qa'"):
+        plugins.registry().get("templates", "documnt_qa")
+
+
+def test_generate_still_works_with_a_broken_plugin(install_fake, tmp_path):
+    install_fake("cookbook-template-broken", "broken", "raise RuntimeError('boom')\n")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["generate", "document_qa", "-n", "5", "-o", str(out),
+                                      "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 5
