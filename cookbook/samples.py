@@ -9,7 +9,7 @@ from typing import Any
 
 from cookbook.errors import CookbookError
 from cookbook.seeding import KeyMaker, SampleRandom
-from cookbook.templates import Template
+from cookbook.templates import Template, render
 from cookbook.tokens import TokenSpace
 
 
@@ -28,13 +28,16 @@ class SampleMaker:
         self.seed, self.tokens = seed, tokens
         self._keys = KeyMaker(seed, f"{name}\x00{tokens.name}", self.params)
         self._id_prefix = f"{name}-{seed}-"
+        self._make = template.bind(self.params)
+        self._prompt = self.params.get("prompt", template.prompt)
+        self._completion = self.params.get("completion", template.completion)
 
     def record(self, index: int) -> dict[str, Any]:
         """The sample record at ``index``; the same inputs always give the same record."""
         rng = SampleRandom(self._keys.key(index))
         try:
-            slots = self.template.make_slots(rng, self.tokens, self.params)
-            prompt, completion = self.template.render(slots, self.params)
+            slots = self._make(rng, self.tokens)
+            prompt, completion = render(self._prompt, slots), render(self._completion, slots)
         except CookbookError:
             raise
         except Exception as exc:

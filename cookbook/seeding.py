@@ -70,16 +70,16 @@ class SampleRandom(random.Random):
 
     def integers(self, high: int, size: int) -> Any:
         """``size`` integers in ``[0, high)`` as a numpy array, drawn in one vectorised step."""
-        steps = _steps(size)
+        np_ = _numpy_consts()
         start = self._state
         self._state = (start + _GOLDEN * size) & _MASK
-        z = steps + _np_const(start)
-        z ^= z >> _np_const(30)
-        z *= _np_const(_M1)
-        z ^= z >> _np_const(27)
-        z *= _np_const(_M2)
-        z ^= z >> _np_const(31)
-        return z % _np_const(high)
+        z = np_.steps(size) + np_.uint64(start)
+        z ^= z >> np_.s30
+        z *= np_.m1
+        z ^= z >> np_.s27
+        z *= np_.m2
+        z ^= z >> np_.s31
+        return z % np_.uint64(high)
 
     def getstate(self) -> Any:  # noqa: D102 - random.Random API
         return self._state
@@ -88,30 +88,30 @@ class SampleRandom(random.Random):
         self._state = state
 
 
-_STEPS: Any = None
+class _NumpyConsts:
+    """numpy scalars and the step table for ``integers``, built once (numpy is imported lazily)."""
 
-
-_CONSTS: dict[int, Any] = {}
-
-
-def _np_const(value: int) -> Any:
-    """``numpy.uint64(value)``, cached (creating numpy scalars is slow on the hot path)."""
-    const = _CONSTS.get(value)
-    if const is None:
+    def __init__(self) -> None:
         import numpy as np
 
-        const = np.uint64(value)
-        if len(_CONSTS) < 1024:
-            _CONSTS[value] = const
-    return const
+        self.uint64 = np.uint64
+        self.s30, self.s27, self.s31 = np.uint64(30), np.uint64(27), np.uint64(31)
+        self.m1, self.m2 = np.uint64(_M1), np.uint64(_M2)
+        self._arange, self._golden = np.arange, np.uint64(_GOLDEN)
+        self._steps = self._arange(1, 4097, dtype=np.uint64) * self._golden
+
+    def steps(self, size: int) -> Any:
+        """``GOLDEN * [1..size]`` as uint64 (a view: do not modify)."""
+        if size > len(self._steps):
+            self._steps = self._arange(1, 2 * size + 1, dtype=self.uint64) * self._golden
+        return self._steps[:size]
 
 
-def _steps(size: int) -> Any:
-    """``GOLDEN * [1..size]`` as uint64, cached and grown on demand."""
-    global _STEPS
-    if _STEPS is None or len(_STEPS) < size:
-        import numpy as np
+_CONSTS: _NumpyConsts | None = None
 
-        n = max(size, 4096)
-        _STEPS = np.arange(1, n + 1, dtype=np.uint64) * np.uint64(_GOLDEN)
-    return _STEPS[:size]
+
+def _numpy_consts() -> _NumpyConsts:
+    global _CONSTS
+    if _CONSTS is None:
+        _CONSTS = _NumpyConsts()
+    return _CONSTS

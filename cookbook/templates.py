@@ -33,19 +33,15 @@ FORMAT_PARAMS: dict[str, Any] = {
 Renderer = str | Callable[[Mapping[str, Any]], str]
 
 
-def _keyword_caller(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Call ``fn(*args, **params)`` passing only the parameters ``fn`` declares."""
+def _accepted(fn: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The subset of ``params`` that ``fn`` declares (all of them if it takes ``**kwargs``)."""
     sig = inspect.signature(fn)
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        return fn
+        return dict(params)
     names = {
         n for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
-
-    def call(*args: Any, **params: Any) -> Any:
-        return fn(*args, **{k: v for k, v in params.items() if k in names})
-
-    return call
+    return {k: v for k, v in params.items() if k in names}
 
 
 def format_fields(fmt: str) -> list[str]:
@@ -84,9 +80,6 @@ class Template:
         if not self.slots and isinstance(self.prompt, str):
             inputs = [s for s in format_fields(self.prompt) if s != self.output]
             self.slots = (*dict.fromkeys(inputs), self.output)
-        self._generate = _keyword_caller(self.generate)
-        self._rule = _keyword_caller(self.rule)
-        self._scorer = _keyword_caller(self.scorer) if self.scorer else None
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -108,29 +101,39 @@ class Template:
         """``params`` without the generic format overrides."""
         return {k: v for k, v in params.items() if k not in FORMAT_PARAMS}
 
+    def bind(self, params: Mapping[str, Any]) -> Callable[[SampleRandom, TokenSpace], dict]:
+        """A fast ``make(rng, tokens) -> slots`` with ``params`` bound once."""
+        own = self.own_params(params)
+        generate, rule, output = self.generate, self.rule, self.output
+        generate_kw, rule_kw = _accepted(generate, own), _accepted(rule, own)
+
+        def make(rng: SampleRandom, tokens: TokenSpace) -> dict[str, Any]:
+            slots = generate(rng, tokens, **generate_kw)
+            slots[output] = rule(slots, **rule_kw)
+            return slots
+
+        return make
+
     def make_slots(self, rng: SampleRandom, tokens: TokenSpace, params: Mapping[str, Any]) -> dict:
         """Draw the input slots and apply the rule to fill the output slot."""
-        own = self.own_params(params)
-        slots = self._generate(rng, tokens, **own)
-        slots[self.output] = self._rule(slots, **own)
-        return slots
+        return self.bind(params)(rng, tokens)
 
     def render(self, slots: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[str, str]:
         """The (prompt, completion) texts of a sample."""
         return (
-            _render(params.get("prompt", self.prompt), slots),
-            _render(params.get("completion", self.completion), slots),
+            render(params.get("prompt", self.prompt), slots),
+            render(params.get("completion", self.completion), slots),
         )
 
     def align(self, slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
         """Alignment score in [0, 1]: does ``output`` follow the rule given the inputs?"""
         own = self.own_params(params)
-        if self._scorer is not None:
-            return float(self._scorer(slots, output, **own))
-        return fuzzy_f1(str(output), str(self._rule(slots, **own)))
+        if self.scorer is not None:
+            return float(self.scorer(slots, output, **_accepted(self.scorer, own)))
+        return fuzzy_f1(str(output), str(self.rule(slots, **_accepted(self.rule, own))))
 
 
-def _render(renderer: Renderer, slots: Mapping[str, Any]) -> str:
+def render(renderer: Renderer, slots: Mapping[str, Any]) -> str:
     if callable(renderer):
         return renderer(slots)
     try:

@@ -10,8 +10,13 @@ import pytest
 
 
 def cookbook(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cookbook", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cookbook", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_help_and_version():
@@ -24,9 +29,11 @@ def test_help_and_version():
 
 
 def test_help_and_list_plugins_import_no_heavy_libraries():
-    code = ("import sys; from cookbook import cli, plugins; plugins.registry(); "
-            "print(sorted(m for m in ('torch', 'transformers', 'cvxpy', 'peft') "
-            "if m in sys.modules))")
+    code = (
+        "import sys; from cookbook import cli, plugins; plugins.registry(); "
+        "print(sorted(m for m in ('torch', 'transformers', 'cvxpy', 'peft') "
+        "if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
 
@@ -40,8 +47,20 @@ def test_preview_prints_samples():
 
 def test_generate_writes_n_records(tmp_path):
     out = tmp_path / "data" / "s.jsonl"
-    result = cookbook("generate", "document_qa", "-n", "30", "--seed", "2", "-o", str(out),
-                      "--param", "document_qa.k=2", "--workers", "2")
+    result = cookbook(
+        "generate",
+        "document_qa",
+        "-n",
+        "30",
+        "--seed",
+        "2",
+        "-o",
+        str(out),
+        "--param",
+        "document_qa.k=2",
+        "--workers",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 30 and {r["seed"] for r in records} == {2}
@@ -49,15 +68,22 @@ def test_generate_writes_n_records(tmp_path):
     assert "wrote 30 samples" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["preview", "documnt_qa"], "unknown template 'documnt_qa'; did you mean 'document_qa'?"),
-    (["preview", "document_qa", "--param", "k=three"], "template 'document_qa': k: 'three'"),
-    (["preview", "document_qa", "--param", "k"], "--param 'k': expected KEY=VALUE"),
-    (["generate", "document_qa", "-n", "5", "-o", "OUT", "--param", "other.k=2"],
-     "template 'other' is not being generated"),
-    (["generate", "document_qa", "-n", "5", "-o", "OUT", "--format", "csv"],
-     "unknown format 'csv'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["preview", "documnt_qa"], "unknown template 'documnt_qa'; did you mean 'document_qa'?"),
+        (["preview", "document_qa", "--param", "k=three"], "template 'document_qa': k: 'three'"),
+        (["preview", "document_qa", "--param", "k"], "--param 'k': expected KEY=VALUE"),
+        (
+            ["generate", "document_qa", "-n", "5", "-o", "OUT", "--param", "other.k=2"],
+            "template 'other' is not being generated",
+        ),
+        (
+            ["generate", "document_qa", "-n", "5", "-o", "OUT", "--format", "csv"],
+            "unknown format 'csv'",
+        ),
+    ],
+)
 def test_bad_input_is_one_clear_line_without_traceback(tmp_path, args, message):
     args = [str(tmp_path / "out.jsonl") if a == "OUT" else a for a in args]
     result = cookbook(*args)

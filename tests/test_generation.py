@@ -66,12 +66,17 @@ def test_split_evenly_and_interleave_spread_templates():
     order = list(interleave([4, 2]))
     assert sorted(order) == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
     assert [job for job, _ in order] == [0, 1, 0, 0, 1, 0]
-    assert [sorted(chunk) for chunk in chunks([4, 2], size=4)] == [[(0, 0, 3), (1, 0, 1)],
-                                                                    [(0, 3, 4), (1, 1, 2)]]
+    assert [sorted(chunk) for chunk in chunks([4, 2], size=4)] == [
+        [(0, 0, 3), (1, 0, 1)],
+        [(0, 3, 4), (1, 1, 2)],
+    ]
 
 
 def test_two_templates_with_their_own_params(install_fake, tmp_path):
-    install_fake("cookbook-template-echo", "echo", """
+    install_fake(
+        "cookbook-template-echo",
+        "echo",
+        """
         from cookbook import hookimpl, template
 
         @template(prompt="Echo: {words}", rule=lambda slots: slots["words"])
@@ -81,20 +86,31 @@ def test_two_templates_with_their_own_params(install_fake, tmp_path):
         @hookimpl
         def register_templates(register):
             register(echo)
-        """)
+        """,
+    )
     registry = plugins.registry()
-    jobs = [Job("document_qa", 3, registry.get("templates", "document_qa").resolve()),
-            Job("echo", 2, registry.get("templates", "echo").resolve({"length": 5}))]
+    jobs = [
+        Job("document_qa", 3, registry.get("templates", "document_qa").resolve()),
+        Job("echo", 2, registry.get("templates", "echo").resolve({"length": 5})),
+    ]
     out = tmp_path / "mix.jsonl"
     assert generate(jobs, 0, out, workers=2) == 5
     records = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [r["template"] for r in records] == ["document_qa", "echo", "document_qa", "echo",
-                                                "document_qa"]
+    assert [r["template"] for r in records] == [
+        "document_qa",
+        "echo",
+        "document_qa",
+        "echo",
+        "document_qa",
+    ]
     assert all(len(r["slots"]["words"].split()) == 5 for r in records if r["template"] == "echo")
 
 
 def test_failing_template_leaves_nothing_behind(install_fake, tmp_path):
-    install_fake("cookbook-template-flaky", "flaky", """
+    install_fake(
+        "cookbook-template-flaky",
+        "flaky",
+        """
         from cookbook import hookimpl, template
 
         def rule(slots):
@@ -109,7 +125,8 @@ def test_failing_template_leaves_nothing_behind(install_fake, tmp_path):
         @hookimpl
         def register_templates(register):
             register(flaky)
-        """)
+        """,
+    )
     out = tmp_path / "never.jsonl"
     with pytest.raises(CookbookError, match="template 'flaky' failed on sample"):
         generate([Job("flaky", 100, {})], 0, out, workers=1)

@@ -47,8 +47,13 @@ def test_plugin_raising_on_import_is_reported_and_others_work(install_fake):
 
 
 def test_plugin_raising_in_its_hook_is_reported_without_partial_components(install_fake):
-    install_fake("cookbook-template-halfway", "halfway", TWIN.replace("ANSWER", "x").replace(
-        "    register(twin)", "    register(twin)\n    raise ValueError('second fails')"))
+    install_fake(
+        "cookbook-template-halfway",
+        "halfway",
+        TWIN.replace("ANSWER", "x").replace(
+            "    register(twin)", "    register(twin)\n    raise ValueError('second fails')"
+        ),
+    )
     registry = plugins.registry()
     info = _by_name(registry)["halfway"]
     assert info.status == "error: ValueError: second fails"
@@ -64,7 +69,13 @@ def test_list_plugins_shows_broken_plugin_without_traceback(install_fake):
     assert rows["broken"]["status"].startswith("error: ModuleNotFoundError")
     assert rows["document_qa"]["status"] == "ok"
     assert set(rows["document_qa"]["components"]) == {
-        "templates", "scorers", "mixers", "trainers", "tasks", "token_spaces"}
+        "templates",
+        "scorers",
+        "mixers",
+        "trainers",
+        "tasks",
+        "token_spaces",
+    }
     assert "Traceback" not in result.output
 
 
@@ -93,8 +104,12 @@ def test_disable_list_skips_plugins(monkeypatch):
 
 
 def test_name_clash_names_both_distributions_and_qualified_name_picks(install_fake):
-    install_fake("cookbook-template-one", "one", TWIN.replace("ANSWER", "from one"), module="one_mod")
-    install_fake("cookbook-template-two", "two", TWIN.replace("ANSWER", "from two"), module="two_mod")
+    install_fake(
+        "cookbook-template-one", "one", TWIN.replace("ANSWER", "from one"), module="one_mod"
+    )
+    install_fake(
+        "cookbook-template-two", "two", TWIN.replace("ANSWER", "from two"), module="two_mod"
+    )
     registry = plugins.registry()
     with pytest.raises(PluginClashError) as err:
         registry.get("templates", "twin")
@@ -113,7 +128,8 @@ def test_unknown_name_suggests_the_closest():
 def test_generate_still_works_with_a_broken_plugin(install_fake, tmp_path):
     install_fake("cookbook-template-broken", "broken", "raise RuntimeError('boom')\n")
     out = tmp_path / "out.jsonl"
-    result = CliRunner().invoke(app, ["generate", "document_qa", "-n", "5", "-o", str(out),
-                                      "--workers", "1"])
+    result = CliRunner().invoke(
+        app, ["generate", "document_qa", "-n", "5", "-o", str(out), "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 5

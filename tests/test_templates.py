@@ -58,10 +58,13 @@ def test_format_naming_a_missing_slot_is_a_clear_error():
         reverse.render({"words": "a"}, reverse.resolve({"prompt": "{nope}"}))
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ({"length": "three"}, "length: 'three' is not of type 'integer'"),
-    ({"colour": 1}, "Additional properties are not allowed"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ({"length": "three"}, "length: 'three' is not of type 'integer'"),
+        ({"colour": 1}, "Additional properties are not allowed"),
+    ],
+)
 def test_bad_params_name_the_template_and_the_key(override, fragment):
     with pytest.raises(CookbookError) as err:
         reverse.resolve(override)
