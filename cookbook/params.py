@@ -58,6 +58,15 @@ def schema_from_signature(fn: Callable[..., Any], skip: int = 0) -> tuple[dict, 
     return defaults, schema
 
 
+def param_errors(schema: Mapping[str, Any], params: Any) -> list[tuple[list, str]]:
+    """Every schema violation of ``params`` as (JSON path within params, message), in order."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path])
+    return [(list(e.absolute_path), e.message) for e in errors]
+
+
 def resolve_params(
     owner: str,
     schema: Mapping[str, Any],
@@ -65,18 +74,16 @@ def resolve_params(
     overrides: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Merge ``overrides`` over ``defaults`` and validate; errors name ``owner`` and the key."""
-    import jsonschema
-
     params = copy.deepcopy(dict(defaults))
     params.update(overrides or {})
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    errors = param_errors(schema, params)
     if errors:
-        lines = []
-        for err in errors:
-            where = ".".join(str(p) for p in err.absolute_path) or "(parameters)"
-            lines.append(f"{owner}: {where}: {err.message}")
-        raise CookbookError("\n".join(lines))
+        raise CookbookError(
+            "\n".join(
+                f"{owner}: {'.'.join(map(str, path)) or '(parameters)'}: {message}"
+                for path, message in errors
+            )
+        )
     return params
 
 

@@ -1,0 +1,177 @@
+"""Pipeline files: every bad input is one clear message with its place, and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from cookbook import plugins
+from cookbook.config import assembled_schema, load_pipeline
+from cookbook.errors import CookbookError
+
+GOOD = """\
+name: good
+seed: 1
+output_dir: out
+templates:
+  - name: document_qa
+    params: {k: 2}
+generate:
+  samples: 20
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "cookbook", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_good_pipeline_resolves_defaults_and_paths(tmp_path):
+    pipeline = load_pipeline(write(tmp_path, GOOD))
+    config = pipeline.config
+    assert config["output_dir"] == str(tmp_path / "out")
+    assert config["templates"][0]["params"]["k"] == 2
+    assert config["templates"][0]["params"]["max_words"] == 120  # template default filled in
+    assert config["token_space"] == "pseudowords"
+    assert config["generate"]["format"] == "jsonl"
+
+
+def test_set_overrides_values_before_validation(tmp_path):
+    path = write(tmp_path, GOOD)
+    pipeline = load_pipeline(path, [("generate.samples", 7), ("templates.0.params.k", 5)])
+    assert pipeline.config["generate"]["samples"] == 7
+    assert pipeline.config["templates"][0]["params"]["k"] == 5
+
+
+BAD = [
+    ("malformed", GOOD.replace("seed: 1", "seed: [1"), ["malformed YAML"]),
+    (
+        "unknown key",
+        GOOD.replace("seed: 1", "seed: 1\ntempaltes: []"),
+        [":3: tempaltes: unknown key 'tempaltes'; did you mean 'templates'?"],
+    ),
+    (
+        "unknown template",
+        GOOD.replace("name: document_qa", "name: documnt_qa"),
+        [":5: templates[0].name: unknown template 'documnt_qa'; did you mean 'document_qa'?"],
+    ),
+    ("seed string", GOOD.replace("seed: 1", "seed: one"), [":2: seed: 'one' is not of type"]),
+    (
+        "k string",
+        GOOD.replace("{k: 2}", "{k: two}"),
+        [":6: templates[0].params.k: 'two' is not of type 'integer'"],
+    ),
+    (
+        "zero samples",
+        GOOD.replace("samples: 20", "samples: 0"),
+        [":8: generate.samples: 0 is less than the minimum of 1"],
+    ),
+    (
+        "negative samples",
+        GOOD.replace("samples: 20", "samples: -5"),
+        ["generate.samples: -5 is less than the minimum of 1"],
+    ),
+    (
+        "missing task data",
+        GOOD + "tasks:\n  - {name: qa, type: squad, path: nope.json}\n",
+        [":10: tasks[0].path: no such file or folder"],
+    ),
+    (
+        "unknown task",
+        GOOD + "tasks:\n  - {name: qa, type: squadd, path: pipeline.yaml}\n",
+        ["tasks[0].type: unknown task 'squadd'; did you mean 'squad'?"],
+    ),
+    (
+        "unknown mixer",
+        GOOD + "mix: {mixer: cvxpi, scores: file, file: pipeline.yaml}\n",
+        ["mix.mixer: unknown mixer 'cvxpi'; did you mean 'cvxpy'?"],
+    ),
+    (
+        "unknown trainer",
+        GOOD + "model: m\ntrain: {trainer: lroa}\n",
+        ["train.trainer: unknown trainer 'lroa'"],
+    ),
+    (
+        "python tag",
+        GOOD.replace("seed: 1", "seed: !!python/object/apply:os.system ['echo hi']"),
+        [":2: could not determine a constructor for the tag", "are not allowed"],
+    ),
+]
+
+
+@pytest.mark.parametrize("label, text, fragments", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_reported_with_its_place(tmp_path, label, text, fragments):
+    path = write(tmp_path, text)
+    with pytest.raises(CookbookError) as err:
+        load_pipeline(path)
+    message = str(err.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    assert str(path) in message
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize(
+    "label, text, fragments", BAD[:1] + BAD[3:5] + BAD[-1:], ids=["malformed", "seed", "k", "tag"]
+)
+def test_cli_reports_bad_input_and_writes_nothing(tmp_path, command, label, text, fragments):
+    path = write(tmp_path, text)
+    result = cli(command, str(path))
+    assert result.returncode == 1
+    assert all(f in result.stderr for f in fragments), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert "hi" not in result.stdout
+
+
+def test_every_error_is_reported_at_once(tmp_path):
+    text = GOOD.replace("seed: 1", "seed: one").replace("{k: 2}", "{k: two}")
+    text = text.replace("samples: 20", "samples: 0") + "colour: red\n"
+    with pytest.raises(CookbookError) as err:
+        load_pipeline(write(tmp_path, text))
+    message = str(err.value)
+    assert message.startswith("4 errors in pipeline.yaml")
+    for fragment in ("seed:", "templates[0].params.k", "generate.samples", "colour"):
+        assert fragment in message
+
+
+def test_schema_includes_plugin_parameters():
+    schema = assembled_schema(plugins.registry())
+    assert schema["$defs"]["templates.document_qa"]["properties"]["k"]["type"] == "integer"
+    result = cli("schema")
+    assert result.returncode == 0
+    assert "templates.document_qa" in json.loads(result.stdout)["$defs"]
+
+
+def test_third_party_template_params_are_validated_like_builtins(install_fake, tmp_path):
+    install_fake(
+        "cookbook-template-echo",
+        "echo",
+        """
+        from cookbook import hookimpl, template
+
+        @template(prompt="Echo: {words}", rule=lambda slots: slots["words"])
+        def echo(rng, tokens, length: int = 2):
+            return {"words": tokens.text(rng, length)}
+
+        @hookimpl
+        def register_templates(register):
+            register(echo)
+        """,
+    )
+    text = GOOD.replace(
+        "- name: document_qa\n    params: {k: 2}", "- name: echo\n    params: {length: long}"
+    )
+    with pytest.raises(CookbookError, match=r"templates\[0\]\.params\.length: 'long' is not"):
+        load_pipeline(write(tmp_path, text))

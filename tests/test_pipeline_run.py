@@ -1,0 +1,125 @@
+"""Running pipelines: stages in order, cached re-runs, resume after a kill, the run folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from cookbook import pipeline as runner
+from cookbook.config import load_pipeline
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pipeline"
+
+BASIC = """\
+name: basic
+seed: 2
+output_dir: out
+templates:
+  - name: document_qa
+    params: {max_words: 30}
+  - retrieval
+generate:
+  samples: 40
+"""
+
+
+def write(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("tiny_squad.json", "scores.csv"):
+        shutil.copy(FIXTURES / name, folder / name)
+    path = folder / "pipeline.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and "logs" not in p.parts
+    }
+
+
+def test_run_writes_run_folder_and_rerun_is_cached_and_changes_nothing(tmp_path):
+    pipeline = load_pipeline(write(tmp_path, BASIC))
+    manifest = runner.run(pipeline)
+    root = tmp_path / "out"
+    assert [s["name"] for s in manifest["stages"]] == ["generate"]
+    samples = [json.loads(x) for x in (root / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 40 and {s["template"] for s in samples} == {"document_qa", "retrieval"}
+    for name in ("pipeline.yaml", "manifest.json", "README.md", "logs/run.log"):
+        assert (root / name).exists(), name
+    card = (root / "README.md").read_text()
+    assert "document_qa" in card and "retrieval" in card and "seed 2" in card
+
+    before = snapshot(root)
+    assert all(cached for _, _, cached in runner.plan(pipeline))
+    runner.run(load_pipeline(tmp_path / "pipeline.yaml"))
+    assert snapshot(root) == before
+
+
+def test_changed_input_reruns_only_that_stage(tmp_path):
+    path = write(tmp_path, BASIC)
+    runner.run(load_pipeline(path))
+    changed = load_pipeline(path, [("seed", 3)])
+    assert [cached for _, _, cached in runner.plan(changed)] == [False]
+    runner.run(changed)
+    assert len(list((tmp_path / "out" / "stages").glob("generate-*"))) == 2
+
+
+def test_score_mix_generate_with_file_and_alignment_scores(tmp_path):
+    text = BASIC.replace("samples: 40", "samples: 30") + textwrap.dedent("""\
+        tasks:
+          - {name: qa, type: squad, path: tiny_squad.json}
+        mix:
+          mixer: cvxpy
+          scores: file
+          file: scores.csv
+          objective: maxmin
+        """)
+    manifest = runner.run(load_pipeline(write(tmp_path, text)))
+    stages = {s["name"]: s["summary"] for s in manifest["stages"]}
+    assert list(stages) == ["score", "mix", "generate"]
+    assert stages["score"]["n"] == {"qa": 3}
+    assert 0.0 <= stages["score"]["scores"]["qa"]["document_qa"] <= 1.0
+    weights = stages["mix"]["weights"]
+    # max-min of [[.6,.2],[.1,.9]]: .6w + .2(1-w) = .1w + .9(1-w) -> w = 7/12
+    assert abs(weights["document_qa"] - 7 / 12) < 1e-3
+    assert stages["generate"]["counts"] == {"document_qa": 17, "retrieval": 13}
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Alignment statistics" in card and "Mixture (cvxpy" in card
+
+
+def test_killed_run_resumes_to_the_same_bytes(tmp_path):
+    big = BASIC.replace("samples: 40", "samples: 15000").replace("max_words: 30", "max_words: 200")
+    clean = write(tmp_path / "clean", big)
+    runner.run(load_pipeline(clean))
+    expected = (tmp_path / "clean" / "out" / "samples.jsonl").read_bytes()
+
+    killed = write(tmp_path / "killed", big)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cookbook", "run", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    stages = tmp_path / "killed" / "out" / "stages"
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(stages.glob("generate-*.partial/*.partial")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(stages.glob("generate-*.partial")), "the run was not caught mid-stage"
+    assert not [p for p in stages.glob("generate-*") if not p.name.endswith(".partial")]
+    assert not (tmp_path / "killed" / "out" / "samples.jsonl").exists()
+
+    runner.run(load_pipeline(killed))
+    assert (tmp_path / "killed" / "out" / "samples.jsonl").read_bytes() == expected
+    assert not list(stages.glob("*.partial"))
