@@ -74,7 +74,8 @@ def main() -> None:
     template = plugins.registry().get("templates", "document_qa")
     jobs = [Job("document_qa", n, template.resolve())]
     cores = default_workers()
-    builtin_token_space("pseudowords").words  # build the vocabulary outside the timings
+    vocabulary = builtin_token_space("pseudowords").words  # built outside the timings
+    assert vocabulary
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         base = n / timed(plain_loop, n, out / "plain.jsonl")

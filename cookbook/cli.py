@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cookbook import plugins
-from cookbook.commands import generate, list_plugins, preview
+from cookbook.commands import eval as eval_cmd
+from cookbook.commands import generate, list_plugins, mix, pipeline, preview, score, train
 from cookbook.errors import CookbookError
 
 app = typer.Typer(
@@ -43,7 +45,7 @@ def _root(
     """Instruction-tuning data from programmatic templates over random tokens."""
 
 
-for module in (list_plugins, preview, generate):
+for module in (list_plugins, preview, generate, score, mix, pipeline, eval_cmd, train):
     module.register(app)
 
 
@@ -69,7 +71,9 @@ def main() -> None:
             _plugin_commands()
         app(standalone_mode=False)
     except CookbookError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, markup=True)
+        err_console.print(
+            f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/]")

@@ -96,25 +96,24 @@ class Pipeline:
 
 
 def apply_overrides(data: Any, overrides: list[tuple[str, Any]]) -> Any:
-    """Apply ``--set a.b.0.c=value`` overrides (list indices as numbers) to ``data``."""
+    """Apply ``--set a.b.0.c=value`` overrides; a list index one past the end appends."""
     for key, value in overrides:
         parts = [int(p) if p.isdigit() else p for p in key.split(".")]
         target = data
-        for i, part in enumerate(parts[:-1]):
-            nxt = parts[i + 1]
-            try:
-                if isinstance(target, dict) and part not in target:
-                    target[part] = [] if isinstance(nxt, int) else {}
-                target = target[part]
-            except (IndexError, KeyError, TypeError):
-                raise CookbookError(f"--set {key}: no such place in the pipeline") from None
-        last = parts[-1]
         try:
-            if isinstance(target, list) and isinstance(last, int) and last == len(target):
+            for part, nxt in zip(parts, parts[1:], strict=False):
+                empty: Any = [] if isinstance(nxt, int) else {}
+                if isinstance(target, list) and part == len(target):
+                    target.append(empty)
+                elif isinstance(target, dict) and part not in target:
+                    target[part] = empty
+                target = target[part]
+            last = parts[-1]
+            if isinstance(target, list) and last == len(target):
                 target.append(value)
             else:
                 target[last] = value
-        except (IndexError, TypeError):
+        except (IndexError, KeyError, TypeError):
             raise CookbookError(f"--set {key}: no such place in the pipeline") from None
     return data
 

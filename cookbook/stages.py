@@ -197,7 +197,8 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
                 data,
                 token_space=config["token_space"],
             )
-        trainer.train(str(data), config["model"], str(folder / "model"), **train_params)
+        params = {**train_params, "resume": (folder / "model").exists()}
+        trainer.train(str(data), config["model"], str(folder / "model"), **params)
         return str(folder / "model")
 
     def evaluate(adapter: str | None) -> dict[str, float]:
@@ -226,7 +227,7 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
     )
 
 
-HEADLINE_METRICS = ("f1", "accuracy", "em", "accuracy_norm", "scheme_accuracy")
+HEADLINE_METRICS = ("f1", "accuracy", "follows_scheme", "em", "accuracy_norm")
 
 
 def _headline(result: dict[str, Any]) -> float:

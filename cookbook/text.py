@@ -6,6 +6,7 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 _PUNCT = str.maketrans({c: " " for c in string.punctuation})
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -24,6 +25,27 @@ def normalize_tokens(
     text: str, *, articles: bool = True, stemming: bool = True, punctuation: bool = True
 ) -> list[str]:
     """Lower-case tokens of ``text`` with punctuation, articles and simple suffixes removed."""
+    if articles and stemming and punctuation:
+        return [t for word in text.split() for t in word_tokens(word)]
+    return _normalize(text, articles, stemming, punctuation)
+
+
+@lru_cache(maxsize=1 << 17)
+def word_tokens(word: str) -> tuple[str, ...]:
+    """``normalize_tokens`` of one white-space-free word, cached (words repeat a lot).
+
+    Normalisation never crosses white space, so a text's tokens are its words' tokens in order.
+    """
+    return tuple(_normalize(word, True, True, True))
+
+
+@lru_cache(maxsize=1 << 17)
+def normalize_word(word: str) -> str:
+    """The normalised tokens of one white-space-free word joined by spaces ('' for 'the')."""
+    return " ".join(word_tokens(word))
+
+
+def _normalize(text: str, articles: bool, stemming: bool, punctuation: bool) -> list[str]:
     text = text.lower()
     if punctuation:
         text = text.translate(_PUNCT)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import Any
 
 from cookbook import SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import normalize_tokens
+from cookbook.text import normalize_tokens, normalize_word, word_tokens
 
 
 def _rule(slots: dict[str, Any], k: int = 3) -> str:
@@ -16,37 +17,53 @@ def _rule(slots: dict[str, Any], k: int = 3) -> str:
     return " ".join(words[max(0, start - k) : start])
 
 
-def _norm_words(text: str) -> list[str]:
-    return [" ".join(normalize_tokens(w)) for w in text.split()]
-
-
 def align(slots: dict[str, Any], output: str, k: int = 3, window: int | None = None) -> float:
     """Share of the output's tokens found within ``window`` tokens of the question's best match.
 
     Works on real data too: the question is located by fuzzy token overlap, no position needed.
     """
     window = window or k
-    doc = _norm_words(slots["document"])
-    question = set(normalize_tokens(slots["question"]))
-    answer = [t for t in normalize_tokens(str(output)) if t]
-    if not answer or not doc:
+    answer = normalize_tokens(output if isinstance(output, str) else str(output))
+    if not answer:
         return 0.0
     if "position" in slots:
-        starts = [slots["position"]]
-        span = len(slots["question"].split())
-    else:
-        span = max(1, len(question))
-        overlaps = [sum(w in question for w in doc[i : i + span]) for i in range(len(doc))]
-        best = max(overlaps)
-        if best == 0:
+        start, span = slots["position"], len(slots["question"].split())
+        words = slots["document"].split(None, max(0, start + span + window))
+        if not words:
             return 0.0
-        starts = [i for i, o in enumerate(overlaps) if o == best]
+        near = words[max(0, start - window) : start] + words[start + span : start + span + window]
+        return _share_near(answer, near)
+    words = slots["document"].split()
+    if not words:
+        return 0.0
+    question = set(normalize_tokens(slots["question"]))
+    span = max(1, len(question))
+    doc = [normalize_word(w) for w in words]
+    overlaps = _window_sums([w in question for w in doc], span)
+    best = max(overlaps)
+    if best == 0:
+        return 0.0
     best_score = 0.0
-    for start in starts:
-        near = doc[max(0, start - window) : start] + doc[start + span : start + span + window]
-        near_tokens = {t for w in near for t in w.split()}
-        best_score = max(best_score, sum(t in near_tokens for t in answer) / len(answer))
+    for start, overlap in enumerate(overlaps):
+        if overlap == best:
+            near = (
+                words[max(0, start - window) : start] + words[start + span : start + span + window]
+            )
+            best_score = max(best_score, _share_near(answer, near))
     return best_score
+
+
+def _share_near(answer: list[str], near: list[str]) -> float:
+    """Share of ``answer`` tokens among the normalised tokens of the words ``near``."""
+    near_tokens = {t for word in near for t in word_tokens(word)}
+    return len([t for t in answer if t in near_tokens]) / len(answer)
+
+
+def _window_sums(hits: list[bool], span: int) -> list[int]:
+    """``sum(hits[i : i + span])`` for every ``i``, in one pass."""
+    prefix = [0, *accumulate(hits)]
+    n = len(hits)
+    return [prefix[min(i + span, n)] - prefix[i] for i in range(n)]
 
 
 @template(

@@ -175,3 +175,17 @@ def test_third_party_template_params_are_validated_like_builtins(install_fake, t
     )
     with pytest.raises(CookbookError, match=r"templates\[0\]\.params\.length: 'long' is not"):
         load_pipeline(write(tmp_path, text))
+
+
+def test_set_can_add_a_task_to_a_pipeline_without_one(tmp_path):
+    data = tmp_path / "dev.json"
+    data.write_text('{"data": []}')
+    pipeline = load_pipeline(
+        write(tmp_path, GOOD),
+        [("tasks.0.name", "qa"), ("tasks.0.type", "squad"), ("tasks.0.path", str(data))],
+    )
+    assert pipeline.config["tasks"] == [
+        {"name": "qa", "type": "squad", "path": str(data), "params": {}}
+    ]
+    with pytest.raises(CookbookError, match="--set templates.5.name: no such place"):
+        load_pipeline(write(tmp_path, GOOD), [("templates.5.name", "x")])

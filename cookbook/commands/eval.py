@@ -1,0 +1,124 @@
+"""``cookbook eval``: a model's metric on a real task, or its rule-following on template samples,
+with the alignment statistic of its outputs beside it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cookbook.commands._params import parse_params
+from cookbook.errors import CookbookError
+from cookbook.models import DEFAULT_MODEL
+from cookbook.tokens import DEFAULT_TOKEN_SPACE
+
+#: Result keys shown above the metrics, or not as metrics at all.
+_NOT_METRICS = ("task", "template", "n", "alignment", "alignment_ci", "model", "adapter", "seed")
+
+
+def show_result(result: dict[str, Any], console: Console) -> None:
+    """A table of an evaluation result: its metrics, then the alignment with its interval."""
+    subject = result.get("task") or result["template"]
+    title = f"{subject} (template {result['template']})" if result.get("task") else subject
+    model = result["model"] + (f" + {result['adapter']}" if result.get("adapter") else "")
+    table = Table(title=f"{title}: {model}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("records", str(result["n"]))
+    for key, value in result.items():
+        if key not in _NOT_METRICS:
+            table.add_row(key, f"{value:.4f}")
+    low, high = result["alignment_ci"]
+    table.add_row("alignment", f"{result['alignment']:.4f} [{low:.4f}, {high:.4f}]", style="bold")
+    console.print(table)
+
+
+def eval_command(
+    task: Annotated[str | None, typer.Option(help="Task to evaluate (e.g. squad).")] = None,
+    data: Annotated[str | None, typer.Option(help="The task's data file or folder.")] = None,
+    template: Annotated[
+        str | None, typer.Option(help="Instead of a task: fresh samples of this template.")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Model alias, folder or hub name.")] = DEFAULT_MODEL,
+    adapter: Annotated[
+        str | None, typer.Option(help="LoRA adapter folder to apply on the model.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate the first N records.")] = None,
+    split: Annotated[str | None, typer.Option(help="Which split or file of --data.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Task (or template) parameter KEY=VALUE."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Prompts per batch.")] = 8,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Generation length (default: from the answers).")
+    ] = None,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Template samples (--template).")] = (
+        100
+    ),
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the template samples.")] = 1,
+    tokens: Annotated[
+        str, typer.Option(help="Token space of the template samples.")
+    ] = DEFAULT_TOKEN_SPACE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = (
+        False
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write generations (JSONL: id, output).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Evaluate MODEL (plus an adapter) on a task's real data, or on a template's rule."""
+    from cookbook.evaluation import evaluate_task, evaluate_template
+
+    params = dict(parse_params(param))
+    if (task is None) == (template is None):
+        raise CookbookError("give either --task TASK --data PATH or --template TEMPLATE")
+    if task is not None:
+        if data is None:
+            raise CookbookError(f"--task {task}: give the data with --data PATH")
+        result = evaluate_task(
+            task,
+            data,
+            model,
+            adapter,
+            split=split,
+            limit=limit,
+            params=params,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            generations_path=output,
+            progress=progress,
+        )
+    else:
+        for option, value in (("--data", data), ("--split", split), ("--limit", limit)):
+            if value is not None:
+                raise CookbookError(f"{option} applies to --task, not --template (use -n)")
+        if max_new_tokens is not None:
+            raise CookbookError("--max-new-tokens applies to --task, not --template")
+        result = evaluate_template(
+            template,
+            model,
+            adapter,
+            params=params,
+            n=n,
+            seed=seed,
+            token_space=tokens,
+            batch_size=batch_size,
+            progress=progress,
+            generations_path=output,
+        )
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        show_result(result, Console())
+        if output is not None:
+            Console(stderr=True).print(f"wrote generations to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

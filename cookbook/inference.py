@@ -1,0 +1,219 @@
+"""Batched greedy generation and continuation log-likelihoods on a causal LM.
+
+Inputs are sorted by length and left-padded, so each batch ends at the same position (the
+KV cache and ``logits_to_keep`` then only touch real tokens); results come back in the
+caller's order. torch and transformers are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+Progress = Callable[[int], None]
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first (a stable order)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def use_all_cores(model: Any) -> None:
+    """On CPU, let torch use every core this process may run on, unless ``OMP_NUM_THREADS``
+    says otherwise (on shared virtual machines fewer threads can be faster)."""
+    import torch
+
+    if model.device.type == "cpu" and not os.environ.get("OMP_NUM_THREADS"):
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        torch.set_num_threads(cores or os.cpu_count() or 1)
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Token ids that end a generation: the tokenizer's EOS and the model's configured ones."""
+    ids: list[int] = []
+    for source in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        for token in source if isinstance(source, list | tuple) else [source]:
+            if token is not None and token not in ids:
+                ids.append(int(token))
+    return ids
+
+
+def cut_at(text: str, stop: str | None) -> str:
+    """``text`` up to the first ``stop`` after its leading white space, stripped (``"\n"``:
+    the first non-blank line; ``"\n\n"``: the first paragraph; None: all of it)."""
+    text = text.lstrip()
+    return (text.split(stop, 1)[0] if stop else text).strip()
+
+
+def stop_for(answers: Sequence[str]) -> str:
+    """Where generations should stop, judged from the gold answers: at the end of the line
+    for one-line answers, else at the first blank line (a paragraph or stanza)."""
+    if not any("\n" in a.strip() for a in answers):
+        return "\n"
+    return "\n\n"
+
+
+def encode(tokenizer: Any, text: str, add_special_tokens: bool) -> list[int]:
+    """Token ids of ``text``; never empty (a lone BOS or EOS stands in for an empty prompt)."""
+    ids = tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"]
+    if not ids:
+        bos = tokenizer.bos_token_id
+        ids = [bos if bos is not None else tokenizer.eos_token_id]
+    return list(ids)
+
+
+def context_limit(model: Any) -> int:
+    """The longest sequence the model takes (its ``max_position_embeddings``, else 2048)."""
+    return int(getattr(model.config, "max_position_embeddings", None) or 2048)
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int, device: Any) -> tuple[Any, Any]:
+    """``(input_ids, attention_mask)`` with every sequence right-aligned."""
+    import torch
+
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, width - len(seq) :] = torch.tensor(list(seq), dtype=torch.long)
+        mask[row, width - len(seq) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def _pad_id(tokenizer: Any, stops: Sequence[int]) -> int:
+    if tokenizer.pad_token_id is not None:
+        return int(tokenizer.pad_token_id)
+    return stops[0] if stops else 0
+
+
+def stop_criterion(tokenizer: Any, start: int, stop: str) -> Any:
+    """A stopping criterion: a row is done once its new text (from column ``start``) holds
+    ``stop`` after its leading white space."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopText(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            texts = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            done = [stop in text.lstrip() for text in texts]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StopText()
+
+
+def generate_greedy(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    stop: str | None = "\n",
+    batch_size: int = 8,
+    add_special_tokens: bool = True,
+    on_progress: Progress | None = None,
+) -> list[str]:
+    """Greedy continuations of ``prompts`` (texts already formatted for the model).
+
+    Each stops at an end-of-sequence token, after ``max_new_tokens``, or at the first ``stop``
+    text after its leading white space (see ``cut_at``); the texts are stripped.
+    Prompts longer than the model's context keep their last tokens.
+    """
+    import torch
+    from transformers import GenerationConfig, StoppingCriteriaList
+
+    stops = stop_token_ids(model, tokenizer)
+    pad_id = _pad_id(tokenizer, stops)
+    room = max(1, context_limit(model) - max_new_tokens)
+    encoded = [encode(tokenizer, p, add_special_tokens)[-room:] for p in prompts]
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        eos_token_id=stops or None,
+        pad_token_id=pad_id,
+        use_cache=True,
+    )
+    outputs = [""] * len(prompts)
+    for batch in length_batches([len(e) for e in encoded], batch_size):
+        ids, mask = left_pad([encoded[i] for i in batch], pad_id, model.device)
+        width = ids.shape[1]
+        criteria = StoppingCriteriaList([stop_criterion(tokenizer, width, stop)]) if stop else None
+        with torch.inference_mode():
+            generated = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                generation_config=config,
+                stopping_criteria=criteria,
+            )
+        for i, tokens in zip(batch, generated[:, width:].tolist(), strict=True):
+            end = next((j for j, t in enumerate(tokens) if t in stops), len(tokens))
+            text = tokenizer.decode(tokens[:end], skip_special_tokens=True)
+            outputs[i] = cut_at(text, stop)
+        if on_progress is not None:
+            on_progress(len(batch))
+    return outputs
+
+
+def encode_pair(
+    tokenizer: Any, context: str, continuation: str, add_special_tokens: bool
+) -> tuple[list[int], list[int]]:
+    """Token ids of a context and of its continuation, each tokenized on its own as the
+    trainer tokenizes a prompt and its completion."""
+    head = encode(tokenizer, context, add_special_tokens)
+    return head, list(tokenizer(continuation, add_special_tokens=False)["input_ids"])
+
+
+def _takes_logits_to_keep(model: Any) -> bool:
+    try:
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def continuation_logprobs(
+    model: Any,
+    tokenizer: Any,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    batch_size: int = 8,
+    add_special_tokens: bool = True,
+    on_progress: Progress | None = None,
+) -> list[float]:
+    """Summed log-probability of each continuation given its context (both texts).
+
+    Over-long inputs keep their last tokens; an empty continuation scores 0.
+    """
+    import torch
+
+    pad_id = _pad_id(tokenizer, stop_token_ids(model, tokenizer))
+    limit = context_limit(model)
+    sequences, lengths = [], []
+    for context, continuation in pairs:
+        head, tail = encode_pair(tokenizer, context, continuation, add_special_tokens)
+        sequence = (head + tail)[-limit:]
+        sequences.append(sequence)
+        lengths.append(min(len(tail), len(sequence) - 1))
+    keep_only = _takes_logits_to_keep(model)
+    results = [0.0] * len(pairs)
+    for batch in length_batches([len(s) for s in sequences], batch_size):
+        longest = max(lengths[i] for i in batch)
+        if longest > 0:
+            ids, mask = left_pad([sequences[i] for i in batch], pad_id, model.device)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            extra = {"logits_to_keep": longest + 1} if keep_only else {}
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=ids, attention_mask=mask, position_ids=positions, **extra
+                ).logits[:, -(longest + 1) : -1]
+                logprobs = logits.float().log_softmax(-1)
+                targets = ids[:, -longest:].unsqueeze(-1)
+                token_logprobs = logprobs.gather(-1, targets).squeeze(-1).cpu()
+            for row, i in enumerate(batch):
+                if lengths[i]:
+                    results[i] = float(token_logprobs[row, -lengths[i] :].sum())
+        if on_progress is not None:
+            on_progress(len(batch))
+    return results

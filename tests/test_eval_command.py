@@ -1,0 +1,114 @@
+"""``cookbook eval``: JSON and table views, generations written for ``cookbook score``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from eval_helpers import FAKE_PLUGIN, SQUAD, one_thread, tiny_vocabulary, write_data  # noqa: E402
+from tiny_llama import build_tiny_llama  # noqa: E402
+
+from cookbook import CookbookError  # noqa: E402
+from cookbook.cli import app  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def single_thread(monkeypatch):
+    yield from one_thread(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return str(build_tiny_llama(tmp_path_factory.mktemp("tiny"), tiny_vocabulary()))
+
+
+@pytest.fixture
+def fake_plugin(install_fake, tmp_path):
+    install_fake("cookbook-fake-tasks", "fake_tasks", FAKE_PLUGIN)
+    return write_data(tmp_path)
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["eval", *args, "--no-progress"])
+
+
+def run_json(*args: str) -> dict:
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_squad_json_has_em_f1_and_alignment_and_generations_feed_score(tiny_model, tmp_path):
+    out = tmp_path / "generations.jsonl"
+    result = run_json(
+        "--task", "squad", "--data", str(SQUAD), "--model", tiny_model, "--output", str(out)
+    )
+    assert result["task"] == "squad" and result["template"] == "document_qa"
+    assert result["n"] >= 2
+    assert 0 <= result["em"] <= 100 and 0 <= result["f1"] <= 100
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == result["n"] and all(set(x) == {"id", "output"} for x in lines)
+    scored = CliRunner().invoke(
+        app,
+        ["score", "document_qa", "--task", "squad", "--data", str(SQUAD)]
+        + ["--generations", str(out), "--json"],
+    )
+    assert scored.exit_code == 0, scored.output
+    score = json.loads(scored.stdout)
+    assert score["n"] == result["n"]
+    assert score["statistic"] == pytest.approx(result["alignment"])
+
+
+def test_limit_counts_records(tiny_model):
+    result = run_json(
+        "--task", "squad", "--data", str(SQUAD), "--model", tiny_model, "--limit", "1"
+    )
+    assert result["n"] == 1
+
+
+def test_table_view_shows_the_metrics_and_the_alignment(tiny_model, fake_plugin):
+    copy, _ = fake_plugin
+    result = run("--task", "copy", "--data", str(copy), "--model", tiny_model)
+    assert result.exit_code == 0, result.output
+    for word in ("copy", "records", "accuracy", "words", "alignment"):
+        assert word in result.output
+
+
+def test_choice_task_json_reports_accuracy(tiny_model, fake_plugin):
+    _, pick = fake_plugin
+    result = run_json("--task", "pick", "--data", str(pick), "--model", tiny_model)
+    assert result["n"] == 5 and 0 <= result["accuracy"] <= 100
+    assert 0 <= result["alignment"] <= 1
+
+
+def test_template_mode_reports_alignment_and_exact(tiny_model, fake_plugin, tmp_path):
+    out = tmp_path / "t.jsonl"
+    result = run_json(
+        "--template", "copy_word", "--model", tiny_model, "-n", "3", "--tokens", "tiny_words",
+        "-p", "length=2", "--output", str(out),
+    )  # fmt: skip
+    assert result["template"] == "copy_word" and result["n"] == 3
+    assert 0 <= result["exact"] <= 1 and 0 <= result["alignment"] <= 1
+    assert len(out.read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "either --task"),
+        (["--task", "squad", "--template", "document_qa"], "either --task"),
+        (["--task", "squad"], "--data"),
+        (["--template", "document_qa", "--data", "x"], "--data applies to --task"),
+        (["--task", "squad", "--data", "missing.json"], "no such file"),
+    ],
+)
+def test_bad_options_are_clear_errors(args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    assert isinstance(result.exception, CookbookError)
+    assert message in str(result.exception)
