@@ -189,6 +189,7 @@ def generate(
         raise CookbookError("seed must be a non-negative integer")
     counts = [j.count for j in jobs]
     _init_worker(jobs, seed, token_space)  # resolves names now, so errors come before any output
+    assert _makers[0].tokens.words if _makers else True  # build the vocabulary once, pre-fork
     workers = max(1, workers or default_workers())
     writer = _Writer(Path(output), fmt)
     written, ok = 0, False

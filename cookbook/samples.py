@@ -59,6 +59,24 @@ class SampleMaker:
         return json.dumps(self.record(index), separators=(",", ":")) + "\n"
 
 
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line names the file and line."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CookbookError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise CookbookError(f"{path}:{number}: expected a JSON object")
+                yield number, record
+    except UnicodeDecodeError as exc:
+        raise CookbookError(f"{path}: not UTF-8 text ({exc.reason})") from None
+
+
 def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
     """Records of a JSONL or Parquet sample file; a bad line is an error naming file and line."""
     path = Path(path)
@@ -67,17 +85,8 @@ def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
     if path.suffix == ".parquet":
         yield from _read_parquet(path)
         return
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CookbookError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise CookbookError(f"{path}:{number}: expected a JSON object")
-            yield record
+    for _, record in read_jsonl(path):
+        yield record
 
 
 def _read_parquet(path: Path) -> Iterator[dict[str, Any]]:

@@ -325,6 +325,7 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
                     seed=config["seed"] + 1,
                     token_space=config["token_space"],
                     batch_size=ev["batch_size"],
+                    generations_path=str(work / f"{label}-{t['name']}.jsonl"),
                 )
                 rows.append(
                     {

@@ -87,12 +87,17 @@ def tokenizer_words(model: str) -> list[str]:
     from cookbook.models import resolve_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
-    words = []
-    for token_id in range(len(tokenizer)):
-        text = tokenizer.decode([token_id])
-        if text.startswith(" ") and _WORD.match(text[1:]):
-            words.append(text[1:])
-    return sorted(set(words))
+    words = set()
+    for token in tokenizer.get_vocab():
+        # Byte-level BPE marks a leading space with "Ġ", SentencePiece with "▁".
+        if token[:1] in ("Ġ", "▁") and _WORD.match(token[1:]):
+            words.add(token[1:])
+    if not words:  # another convention: decode every token (slower, but general)
+        for token_id in range(len(tokenizer)):
+            text = tokenizer.decode([token_id])
+            if text.startswith(" ") and _WORD.match(text[1:]):
+                words.add(text[1:])
+    return sorted(words)
 
 
 @lru_cache(maxsize=16)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cookbook import CookbookError
+from cookbook.samples import read_jsonl
+
+__all__ = ["PROMPT_PARAMS_SCHEMA", "check_outputs", "data_file", "field", "read_json", "read_jsonl"]
+
+
+#: Parameters of tasks whose only option is the prompt format.
+PROMPT_PARAMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"prompt": {"type": "string", "description": "Prompt format over the slots."}},
+    "additionalProperties": False,
+}
 
 
 def data_file(task: str, path: str | Path, split: str | None, suffix: str) -> Path:
@@ -38,24 +48,6 @@ def read_json(path: Path) -> Any:
         raise CookbookError(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise CookbookError(f"{path}: not UTF-8 text ({exc.reason})") from None
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a bad line names the file and line."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CookbookError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(record, dict):
-                    raise CookbookError(f"{path}:{number}: expected a JSON object")
-                yield number, record
     except UnicodeDecodeError as exc:
         raise CookbookError(f"{path}: not UTF-8 text ({exc.reason})") from None
 

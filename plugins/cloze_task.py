@@ -13,7 +13,13 @@ from typing import Any
 
 from cookbook import TaskRecord, hookimpl
 from cookbook.text import normalize_tokens
-from cookbook_plugins._task_files import check_outputs, data_file, field, read_jsonl
+from cookbook_plugins._task_files import (
+    PROMPT_PARAMS_SCHEMA,
+    check_outputs,
+    data_file,
+    field,
+    read_jsonl,
+)
 from cookbook_plugins.fill_in_the_blank import fill_in_the_blank
 
 
@@ -32,13 +38,7 @@ class ClozeTask:
     template = "fill_in_the_blank"
     mode = "generate"
     description = 'Last-word prediction JSONL {"context", "continuation"} (LAMBADA); accuracy.'
-    params_schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "prompt": {"type": "string", "description": "Prompt format over the slots."},
-        },
-        "additionalProperties": False,
-    }
+    params_schema = PROMPT_PARAMS_SCHEMA
 
     def read(
         self, path: str, split: str | None = None, prompt: str | None = None

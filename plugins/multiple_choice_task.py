@@ -14,7 +14,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cookbook import CookbookError, TaskRecord, hookimpl
-from cookbook_plugins._task_files import check_outputs, data_file, field, read_jsonl
+from cookbook_plugins._task_files import (
+    PROMPT_PARAMS_SCHEMA,
+    check_outputs,
+    data_file,
+    field,
+    read_jsonl,
+)
 from cookbook_plugins.multiple_choice import multiple_choice
 
 _CONTEXT = re.compile(r"^\s*(?:[A-Z][a-z]+:)?\s*(.*?)\n+\s*Question:\s*(.*)$", re.S)
@@ -38,13 +44,7 @@ class MultipleChoiceTask:
     template = "multiple_choice"
     mode = "choice"
     description = 'Multiple choice JSONL {"query", "choices", "gold"}; log-likelihood accuracy.'
-    params_schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "prompt": {"type": "string", "description": "Prompt format over the slots."},
-        },
-        "additionalProperties": False,
-    }
+    params_schema = PROMPT_PARAMS_SCHEMA
 
     def read(
         self, path: str, split: str | None = None, prompt: str | None = None

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cookbook import CookbookError, TaskRecord, hookimpl
-from cookbook_plugins._task_files import check_outputs, data_file, read_json
+from cookbook_plugins._task_files import PROMPT_PARAMS_SCHEMA, check_outputs, data_file, read_json
 from cookbook_plugins.document_qa import document_qa
 
 _PUNCTUATION = set(string.punctuation)
@@ -50,13 +50,7 @@ class SquadTask:
     template = "document_qa"
     mode = "generate"
     description = "Extractive QA in SQuAD v1.1 JSON (data[].paragraphs[].qas[]); EM and F1."
-    params_schema: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "prompt": {"type": "string", "description": "Prompt format over the slots."},
-        },
-        "additionalProperties": False,
-    }
+    params_schema = PROMPT_PARAMS_SCHEMA
 
     def read(
         self, path: str, split: str | None = None, prompt: str | None = None
