@@ -1,0 +1,86 @@
+"""A whole pipeline on a tiny random Llama: proxy scores, mixing, training and evaluation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("cvxpy")
+
+from eval_helpers import SQUAD, one_thread, tiny_vocabulary  # noqa: E402
+from tiny_llama import build_tiny_llama  # noqa: E402
+
+from cookbook import pipeline as runner  # noqa: E402
+from cookbook.config import load_pipeline  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def single_thread(monkeypatch):
+    yield from one_thread(monkeypatch)
+
+
+def test_proxy_mix_train_and_eval_run_and_rerun_cached(tmp_path):
+    model = build_tiny_llama(tmp_path / "tiny", tiny_vocabulary())
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: tiny
+        output_dir: out
+        model: {model}
+        token_space: pseudowords
+        templates:
+          - name: document_qa
+            params: {{min_words: 8, max_words: 12}}
+          - retrieval
+        tasks:
+          - {{name: qa, type: squad, path: squad.json, dev_limit: 3}}
+        generate:
+          samples: 16
+        mix:
+          mixer: cvxpy
+          scores: proxy
+          objective: mean
+        train:
+          trainer: lora
+          max_steps: 2
+          batch_size: 4
+          progress: false
+        eval:
+          tasks: [qa]
+          limit: 3
+          template_samples: 2
+          batch_size: 4
+        """)
+    )
+    manifest = runner.run(load_pipeline(path))
+    stages = {s["name"]: s["summary"] for s in manifest["stages"]}
+    assert list(stages) == ["score", "mix", "generate", "train", "eval"]
+    weights = stages["mix"]["weights"]
+    assert set(weights) == {"document_qa", "retrieval"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert sum(stages["generate"]["counts"].values()) == 16
+    assert stages["train"]["metrics"]["step"] == 2
+    rows = stages["eval"]["rows"]
+    assert {(r["model"], r["kind"], r["name"]) for r in rows} == {
+        (m, k, n)
+        for m in ("base", "tuned")
+        for k, n in (("task", "qa"), ("template", "document_qa"), ("template", "retrieval"))
+    }
+    task_rows = [r for r in rows if r["kind"] == "task"]
+    assert all(r["metric"] == "f1" and r["result"]["n"] == 3 for r in task_rows)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "## Results" in card and "qa (task)" in card and "Mixture (cvxpy" in card
+    adapter = tmp_path / "out" / "stages"
+    assert list(adapter.glob("train-*/model/adapter_model.safetensors"))
+    assert list(adapter.glob("mix-*/proxy-cache/*.json"))
+
+    before = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert all(cached for _, _, cached in runner.plan(load_pipeline(path)))
+    runner.run(load_pipeline(path))
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == before
