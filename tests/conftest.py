@@ -38,3 +38,22 @@ def install_fake(tmp_path, monkeypatch):
         return site
 
     return install
+
+
+ECHO_PLUGIN = """
+from cookbook import hookimpl, template
+
+@template(prompt="Echo: {words}", rule=lambda slots: slots["words"])
+def echo(rng, tokens, length: int = 2):
+    return {"words": tokens.text(rng, length)}
+
+@hookimpl
+def register_templates(register):
+    register(echo)
+"""
+
+
+@pytest.fixture
+def echo_plugin(install_fake):
+    """A third-party template ``echo`` (its answer repeats its ``length`` words) installed."""
+    return install_fake("cookbook-template-echo", "echo", ECHO_PLUGIN)

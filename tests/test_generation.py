@@ -72,22 +72,7 @@ def test_split_evenly_and_interleave_spread_templates():
     ]
 
 
-def test_two_templates_with_their_own_params(install_fake, tmp_path):
-    install_fake(
-        "cookbook-template-echo",
-        "echo",
-        """
-        from cookbook import hookimpl, template
-
-        @template(prompt="Echo: {words}", rule=lambda slots: slots["words"])
-        def echo(rng, tokens, length: int = 2):
-            return {"words": tokens.text(rng, length)}
-
-        @hookimpl
-        def register_templates(register):
-            register(echo)
-        """,
-    )
+def test_two_templates_with_their_own_params(echo_plugin, tmp_path):
     registry = plugins.registry()
     jobs = [
         Job("document_qa", 3, registry.get("templates", "document_qa").resolve()),

@@ -154,22 +154,7 @@ def test_schema_includes_plugin_parameters():
     assert "templates.document_qa" in json.loads(result.stdout)["$defs"]
 
 
-def test_third_party_template_params_are_validated_like_builtins(install_fake, tmp_path):
-    install_fake(
-        "cookbook-template-echo",
-        "echo",
-        """
-        from cookbook import hookimpl, template
-
-        @template(prompt="Echo: {words}", rule=lambda slots: slots["words"])
-        def echo(rng, tokens, length: int = 2):
-            return {"words": tokens.text(rng, length)}
-
-        @hookimpl
-        def register_templates(register):
-            register(echo)
-        """,
-    )
+def test_third_party_template_params_are_validated_like_builtins(echo_plugin, tmp_path):
     text = GOOD.replace(
         "- name: document_qa\n    params: {k: 2}", "- name: echo\n    params: {length: long}"
     )
