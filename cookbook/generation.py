@@ -189,7 +189,8 @@ def generate(
         raise CookbookError("seed must be a non-negative integer")
     counts = [j.count for j in jobs]
     _init_worker(jobs, seed, token_space)  # resolves names now, so errors come before any output
-    assert _makers[0].tokens.words if _makers else True  # build the vocabulary once, pre-fork
+    for maker in _makers:  # build each vocabulary once, before workers fork
+        maker.tokens.words  # noqa: B018
     workers = max(1, workers or default_workers())
     writer = _Writer(Path(output), fmt)
     written, ok = 0, False
