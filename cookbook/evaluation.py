@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,7 +85,9 @@ def _with_adapter(model: Any, adapter: str) -> Any:
     from peft import PeftModel
 
     try:
-        tuned = PeftModel.from_pretrained(model, str(folder))
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            tuned = PeftModel.from_pretrained(model, str(folder))
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise CookbookError(f"adapter {adapter}: cannot load it on this model: {exc}") from exc
     return tuned.merge_and_unload()

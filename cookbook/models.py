@@ -218,6 +218,9 @@ def load_model(
     kwargs: dict[str, Any] = {"dtype": pick_dtype(device, dtype)}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # Cookbook shows its own progress; no per-load bars
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:
