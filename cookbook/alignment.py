@@ -8,17 +8,15 @@ reuse both.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from statistics import NormalDist
 from typing import Any
 
 from cookbook.components import Scorer
 from cookbook.errors import CookbookError
-from cookbook.templates import Template
+from cookbook.templates import Template, bind_params
 
 
 @dataclass(frozen=True)
@@ -65,17 +63,8 @@ def scoring_function(
     resolved = template.own_params(template.resolve(params))
     chosen = resolve_scorer(template, scorer)
     if chosen is not None:
-        return _bind(chosen.score, resolved)
-    if template.scorer is not None:
-        return _bind(template.scorer, resolved)
-    return lambda slots, output: template.align(slots, output, resolved)
-
-
-def _bind(fn: Callable[..., float], params: Mapping[str, Any]) -> Callable[..., float]:
-    sig = inspect.signature(fn)
-    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
-        params = {k: v for k, v in params.items() if k in sig.parameters}
-    return partial(fn, **params) if params else fn
+        return bind_params(chosen.score, resolved)
+    return template.scoring(resolved)
 
 
 def alignment_scores(

@@ -14,6 +14,7 @@ import inspect
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cookbook.errors import CookbookError
@@ -33,7 +34,7 @@ FORMAT_PARAMS: dict[str, Any] = {
 Renderer = str | Callable[[Mapping[str, Any]], str]
 
 
-def _accepted(fn: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
+def accepted_params(fn: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The subset of ``params`` that ``fn`` declares (all of them if it takes ``**kwargs``)."""
     sig = inspect.signature(fn)
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
@@ -42,6 +43,12 @@ def _accepted(fn: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, An
         n for n, p in sig.parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
     return {k: v for k, v in params.items() if k in names}
+
+
+def bind_params(fn: Callable[..., Any], params: Mapping[str, Any]) -> Callable[..., Any]:
+    """``fn`` with the parameters it declares bound (``fn`` itself when there are none)."""
+    accepted = accepted_params(fn, params)
+    return partial(fn, **accepted) if accepted else fn
 
 
 def format_fields(fmt: str) -> list[str]:
@@ -105,7 +112,7 @@ class Template:
         """A fast ``make(rng, tokens) -> slots`` with ``params`` bound once."""
         own = self.own_params(params)
         generate, rule, output = self.generate, self.rule, self.output
-        generate_kw, rule_kw = _accepted(generate, own), _accepted(rule, own)
+        generate_kw, rule_kw = accepted_params(generate, own), accepted_params(rule, own)
 
         def make(rng: SampleRandom, tokens: TokenSpace) -> dict[str, Any]:
             slots = generate(rng, tokens, **generate_kw)
@@ -125,12 +132,18 @@ class Template:
             render(params.get("completion", self.completion), slots),
         )
 
-    def align(self, slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
-        """Alignment score in [0, 1]: does ``output`` follow the rule given the inputs?"""
+    def scoring(self, params: Mapping[str, Any]) -> Callable[[Mapping[str, Any], Any], float]:
+        """``score(slots, output)`` with ``params`` bound once, for scoring many records."""
         own = self.own_params(params)
         if self.scorer is not None:
-            return float(self.scorer(slots, output, **_accepted(self.scorer, own)))
-        return fuzzy_f1(str(output), str(self.rule(slots, **_accepted(self.rule, own))))
+            scorer = bind_params(self.scorer, own)
+            return lambda slots, output: float(scorer(slots, output))
+        rule = bind_params(self.rule, own)
+        return lambda slots, output: fuzzy_f1(str(output), str(rule(slots)))
+
+    def align(self, slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
+        """Alignment score in [0, 1]: does ``output`` follow the rule given the inputs?"""
+        return self.scoring(params)(slots, output)
 
 
 def render(renderer: Renderer, slots: Mapping[str, Any]) -> str:
