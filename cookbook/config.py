@@ -278,6 +278,7 @@ def resolve(data: dict[str, Any], base: Path) -> dict[str, Any]:
     if "eval" in config:
         config["eval"].setdefault("template_samples", 50)
         config["eval"].setdefault("batch_size", 8)
+        config["eval"].setdefault("base", True)
     return config
 
 

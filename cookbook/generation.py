@@ -9,8 +9,9 @@ from __future__ import annotations
 import heapq
 import json
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from multiprocessing import get_context
@@ -56,6 +57,12 @@ Chunk = list[tuple[int, int, int]]  # (job, first index, end index) ranges
 
 def chunks(counts: Sequence[int], size: int = CHUNK) -> Iterator[Chunk]:
     """The interleaved sequence cut into chunks, each described by per-job index ranges."""
+    jobs = [job for job, count in enumerate(counts) if count]
+    if len(jobs) == 1:  # one job: its index ranges, no merge needed
+        job = jobs[0]
+        for lo in range(0, counts[job], size):
+            yield [(job, lo, min(lo + size, counts[job]))]
+        return
     order = interleave(counts)
     while True:
         block = list(islice(order, size))
@@ -92,9 +99,16 @@ def _init_worker(jobs: Sequence[Job], seed: int, token_space: str) -> None:
     _counts = [j.count for j in jobs]
 
 
-def _render_chunk(chunk: Chunk) -> str:
+def _render_chunk(chunk: Chunk) -> tuple[bytes, int]:
+    """A chunk's JSON lines as UTF-8 bytes, and how many there are."""
     makers = _makers
-    return "".join(makers[job].line(i) for job, i in _chunk_order(_counts, chunk))
+    count = sum(hi - lo for _, lo, hi in chunk)
+    if len(chunk) == 1:
+        job, lo, hi = chunk[0]
+        return makers[job].text(lo, hi).encode(), count
+    lines = {job: (lo, makers[job].lines(lo, hi)) for job, lo, hi in chunk}
+    order = _chunk_order(_counts, chunk)
+    return "".join(lines[job][1][i - lines[job][0]] for job, i in order).encode(), count
 
 
 class _Writer:
@@ -113,16 +127,16 @@ class _Writer:
                 ) from None
             self._parquet: Any = None
         else:
-            self._file = self.partial.open("w", encoding="utf-8", newline="\n")
+            self._file = self.partial.open("wb")
 
-    def write(self, text: str) -> None:
+    def write(self, data: bytes) -> None:
         if self.fmt == "jsonl":
-            self._file.write(text)
+            self._file.write(data)
             return
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = [json.loads(line) for line in text.splitlines()]
+        rows = [json.loads(line) for line in data.splitlines()]
         for row in rows:
             row["slots"] = json.dumps(row["slots"], separators=(",", ":"))
         table = pa.Table.from_pylist(rows, schema=_parquet_schema())
@@ -196,15 +210,22 @@ def generate(
     written, ok = 0, False
     try:
         if workers == 1 or sum(counts) <= CHUNK:
-            results: Iterator[str] = map(_render_chunk, chunks(counts))
+            results: Iterator[tuple[bytes, int]] = map(_render_chunk, chunks(counts))
         else:
             results = _parallel(chunks(counts), workers, jobs, seed, token_space)
-        for text in results:
-            writer.write(text)
-            n = text.count("\n")
-            written += n
-            if on_progress:
-                on_progress(n)
+        # The file is written on a thread (the GIL is released while writing), so rendering
+        # the next chunk overlaps writing this one; at most two chunks wait.
+        with ThreadPoolExecutor(1) as io:
+            pending: deque[Future[None]] = deque()
+            for data, n in results:
+                pending.append(io.submit(writer.write, data))
+                if len(pending) > 2:
+                    pending.popleft().result()
+                written += n
+                if on_progress:
+                    on_progress(n)
+            for future in pending:
+                future.result()
         ok = True
     finally:
         writer.close(ok)
@@ -213,7 +234,7 @@ def generate(
 
 def _parallel(
     todo: Iterator[Chunk], workers: int, jobs: Sequence[Job], seed: int, token_space: str
-) -> Iterator[str]:
+) -> Iterator[tuple[bytes, int]]:
     """Chunk texts in order, at most ``2 * workers`` chunks in flight (constant memory)."""
     method = "fork" if "fork" in _start_methods() else "spawn"
     with ProcessPoolExecutor(
@@ -222,7 +243,7 @@ def _parallel(
         initializer=_init_worker,
         initargs=(list(jobs), seed, token_space),
     ) as pool:
-        pending: list[Future[str]] = []
+        pending: list[Future[tuple[bytes, int]]] = []
         for chunk in todo:
             pending.append(pool.submit(_render_chunk, chunk))
             if len(pending) >= 2 * workers:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from cookbook.batches import LineWriter
 from cookbook.errors import CookbookError
-from cookbook.seeding import KeyMaker, SampleRandom
+from cookbook.seeding import BatchRandom, KeyMaker, SampleRandom
 from cookbook.templates import Template, render
 from cookbook.tokens import TokenSpace
 
@@ -31,6 +33,54 @@ class SampleMaker:
         self._make = template.bind(self.params)
         self._prompt = self.params.get("prompt", template.prompt)
         self._completion = self.params.get("completion", template.completion)
+        self._make_batch = template.bind_batch(self.params)
+        self._writer: LineWriter | None = None
+
+    def lines(self, start: int, stop: int) -> list[str]:
+        """The JSON lines of samples ``start..stop-1``."""
+        pieces = self._batch_pieces(start, stop)
+        if pieces is None:
+            return [self.line(i) for i in range(start, stop)]
+        return list(map("".join, pieces))
+
+    def text(self, start: int, stop: int) -> str:
+        """The JSON lines of samples ``start..stop-1`` as one text."""
+        pieces = self._batch_pieces(start, stop)
+        if pieces is None:
+            return "".join(self.line(i) for i in range(start, stop))
+        return "".join(chain.from_iterable(pieces))
+
+    def _batch_pieces(self, start: int, stop: int) -> list[tuple[str, ...]] | None:
+        """The line pieces made by the template's batch generator (checked against the
+        per-sample path on the first sample), or None where it has none or cannot be used."""
+        if self._make_batch is None or stop - start < 2:
+            return None
+        first = self.record(start)
+        if self._writer is None:
+            self._writer = LineWriter(
+                self.name, self.seed, list(first["slots"]), self._prompt, self._completion
+            )
+        if not self._writer.usable:
+            return None
+        rng = BatchRandom(self._keys.keys(start, stop))
+        try:
+            columns = self._make_batch(rng, self.tokens)
+        except CookbookError:
+            raise
+        except Exception as exc:
+            raise CookbookError(
+                f"template {self.name!r}: batch generator failed on samples {start}-{stop - 1}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        pieces = self._writer.pieces(columns, self.tokens, start, stop)
+        batch, expected = "".join(pieces[0]), _dumps(first)
+        if batch != expected:
+            raise CookbookError(
+                f"template {self.name!r}: its batch generator disagrees with its per-sample "
+                f"generator on sample {start}:\n  batch:      {batch.rstrip()}\n"
+                f"  per-sample: {expected.rstrip()}"
+            )
+        return pieces
 
     def record(self, index: int) -> dict[str, Any]:
         """The sample record at ``index``; the same inputs always give the same record."""
@@ -56,7 +106,11 @@ class SampleMaker:
 
     def line(self, index: int) -> str:
         """The record at ``index`` as one compact JSON line (with the newline)."""
-        return json.dumps(self.record(index), separators=(",", ":")) + "\n"
+        return _dumps(self.record(index))
+
+
+def _dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, separators=(",", ":")) + "\n"
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -2,7 +2,9 @@
 
 ``SampleRandom`` is a ``random.Random`` whose bits come from a counter-based generator
 (SplitMix64 over a 64-bit key), so creating one per sample is cheap and bulk draws can be
-vectorised with numpy while staying byte-identical on every machine.
+vectorised with numpy while staying byte-identical on every machine. Every bounded draw takes
+exactly one 64-bit word (``next64() % n``, no rejection loop), which lets ``BatchRandom`` draw
+the same numbers for many samples at once, column by column.
 """
 
 from __future__ import annotations
@@ -30,16 +32,22 @@ def canonical_json(value: Any) -> str:
 
 
 class KeyMaker:
-    """Derives the 64-bit key of each sample from a (seed, template, params) prefix."""
+    """Derives the 64-bit key of each sample: SplitMix64 output ``index`` of a stream whose
+    start is a hash of (seed, template, params)."""
 
     def __init__(self, seed: int, template: str, params: dict[str, Any]) -> None:
         prefix = f"{seed}\x00{template}\x00{canonical_json(params)}\x00".encode()
-        self._hasher = hashlib.blake2b(prefix, digest_size=8)
+        self.base = int.from_bytes(hashlib.blake2b(prefix, digest_size=8).digest(), "little")
 
     def key(self, index: int) -> int:
-        h = self._hasher.copy()
-        h.update(index.to_bytes(8, "little", signed=False))
-        return int.from_bytes(h.digest(), "little")
+        """The key of sample ``index``."""
+        return _mix((self.base + (index + 1) * _GOLDEN) & _MASK)
+
+    def keys(self, start: int, stop: int) -> Any:
+        """The keys of samples ``start..stop-1`` as a numpy uint64 array."""
+        np = _numpy_consts()
+        steps = np.arange(start + 1, stop + 1, dtype=np.uint64) * np.golden
+        return np.mix(steps + np.uint64(self.base))
 
 
 class SampleRandom(random.Random):
@@ -65,6 +73,10 @@ class SampleRandom(random.Random):
             value = (value << 64) | self.next64()
         return value >> (words * 64 - k)
 
+    def _randbelow(self, n: int) -> int:
+        # One word per draw (bias below 2**-32 for n < 2**32), so BatchRandom can match it.
+        return self.next64() % n
+
     def random(self) -> float:  # noqa: D102 - random.Random API
         return (self.next64() >> 11) * (1.0 / 9007199254740992.0)
 
@@ -73,13 +85,7 @@ class SampleRandom(random.Random):
         np_ = _numpy_consts()
         start = self._state
         self._state = (start + _GOLDEN * size) & _MASK
-        z = np_.steps(size) + np_.uint64(start)
-        z ^= z >> np_.s30
-        z *= np_.m1
-        z ^= z >> np_.s27
-        z *= np_.m2
-        z ^= z >> np_.s31
-        return z % np_.uint64(high)
+        return np_.mix(np_.steps(size) + np_.uint64(start)) % np_.uint64(high)
 
     def getstate(self) -> Any:  # noqa: D102 - random.Random API
         return self._state
@@ -88,22 +94,92 @@ class SampleRandom(random.Random):
         self._state = state
 
 
+class BatchRandom:
+    """The streams of many samples at once: each call draws one value for every sample, the
+    same value its ``SampleRandom`` would draw at that point of its stream.
+
+    Bounds may be numbers or per-sample arrays; results are numpy arrays of length ``n``.
+    """
+
+    def __init__(self, keys: Any) -> None:
+        np = _numpy_consts()
+        self._state = np.asarray(keys, dtype=np.uint64).copy()
+        self.n = len(self._state)
+
+    def next64(self) -> Any:
+        """The next 64 random bits of every sample (uint64 array)."""
+        np = _numpy_consts()
+        self._state += np.golden
+        return np.mix(self._state.copy())
+
+    def randint(self, a: Any, b: Any) -> Any:
+        """Integers in ``[a, b]`` (both ends included), like ``random.Random.randint``."""
+        np = _numpy_consts()
+        low, high = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        width = high - low + 1
+        if (width <= 0).any():
+            raise ValueError("empty range in randint")
+        draws = self.next64() % np.broadcast_to(width, (self.n,)).astype(np.uint64)
+        return low + draws.astype(np.int64)
+
+    def getrandbits(self, k: int) -> Any:
+        """``k`` random bits (``k <= 64``) of every sample."""
+        if not 0 < k <= 64:
+            raise ValueError("BatchRandom.getrandbits takes 1 to 64 bits")
+        np = _numpy_consts()
+        return self.next64() >> np.uint64(64 - k)
+
+    def random(self) -> Any:
+        """Floats in ``[0, 1)``, the same as ``SampleRandom.random``."""
+        np = _numpy_consts()
+        return (self.next64() >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
+    def integers(self, high: int, sizes: Any) -> tuple[Any, Any]:
+        """``sizes[j]`` integers in ``[0, high)`` for each sample j, like
+        ``SampleRandom.integers``: (all values in one flat array, offsets of length n + 1)."""
+        np = _numpy_consts()
+        sizes = np.asarray(sizes, dtype=np.int64)
+        if (sizes < 0).any():
+            raise ValueError("negative size in integers")
+        offsets = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        total = int(offsets[-1])
+        position = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], sizes) + 1
+        z = np.repeat(self._state, sizes) + position.astype(np.uint64) * np.golden
+        self._state += sizes.astype(np.uint64) * np.golden
+        return np.mix(z) % np.uint64(high), offsets
+
+
 class _NumpyConsts:
-    """numpy scalars and the step table for ``integers``, built once (numpy is imported lazily)."""
+    """numpy, its uint64 constants and the step table for ``integers``, made once (numpy is
+    imported lazily so the CLI starts fast)."""
 
     def __init__(self) -> None:
         import numpy as np
 
-        self.uint64 = np.uint64
+        self.np = np
+        self.uint64, self.int64, self.float64 = np.uint64, np.int64, np.float64
         self.s30, self.s27, self.s31 = np.uint64(30), np.uint64(27), np.uint64(31)
         self.m1, self.m2 = np.uint64(_M1), np.uint64(_M2)
-        self._arange, self._golden = np.arange, np.uint64(_GOLDEN)
-        self._steps = self._arange(1, 4097, dtype=np.uint64) * self._golden
+        self.golden = np.uint64(_GOLDEN)
+        self._steps = np.arange(1, 4097, dtype=np.uint64) * self.golden
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.np, name)
+
+    def mix(self, z: Any) -> Any:
+        """SplitMix64's output function over a uint64 array, in place."""
+        z ^= z >> self.s30
+        z *= self.m1
+        z ^= z >> self.s27
+        z *= self.m2
+        z ^= z >> self.s31
+        return z
 
     def steps(self, size: int) -> Any:
         """``GOLDEN * [1..size]`` as uint64 (a view: do not modify)."""
         if size > len(self._steps):
-            self._steps = self._arange(1, 2 * size + 1, dtype=self.uint64) * self._golden
+            self._steps = self.np.arange(1, 2 * size + 1, dtype=self.uint64) * self.golden
         return self._steps[:size]
 
 

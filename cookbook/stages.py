@@ -286,7 +286,9 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
 
     ev = config["eval"]
     adapter = str(up["train"].folder / "model") if "train" in up else None
-    models = {"base": None, **({"tuned": adapter} if adapter else {})}
+    models = {"base": None} if ev["base"] or not adapter else {}
+    if adapter:
+        models["tuned"] = adapter
     tasks = {t["name"]: t for t in config.get("tasks") or []}
     rows = []
     for label, model_adapter in models.items():
@@ -298,7 +300,7 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
                 config["model"],
                 model_adapter,
                 split=task.get("split"),
-                limit=ev.get("limit"),
+                limit=task.get("eval_limit", ev.get("limit")),
                 params=task.get("params"),
                 batch_size=ev["batch_size"],
                 generations_path=str(work / f"{label}-{name}.jsonl"),

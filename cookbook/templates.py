@@ -78,6 +78,7 @@ class Template:
     params_schema: dict[str, Any] = field(default_factory=dict)
     scorer: Callable[..., float] | None = None
     description: str = ""
+    generate_batch: Callable[..., dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -124,6 +125,19 @@ class Template:
     def make_slots(self, rng: SampleRandom, tokens: TokenSpace, params: Mapping[str, Any]) -> dict:
         """Draw the input slots and apply the rule to fill the output slot."""
         return self.bind(params)(rng, tokens)
+
+    def batch(self, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        """Decorator: ``fn(rng: BatchRandom, tokens, **params)`` makes every slot (the output
+        too) of ``rng.n`` samples as columns, drawing exactly what ``generate`` draws; see
+        ``cookbook.batches``."""
+        self.generate_batch = fn
+        return fn
+
+    def bind_batch(self, params: Mapping[str, Any]) -> Callable[..., dict[str, Any]] | None:
+        """The batch generator with ``params`` bound, or None when the template has none."""
+        if self.generate_batch is None:
+            return None
+        return bind_params(self.generate_batch, self.own_params(params))
 
     def render(self, slots: Mapping[str, Any], params: Mapping[str, Any]) -> tuple[str, str]:
         """The (prompt, completion) texts of a sample."""

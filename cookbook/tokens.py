@@ -13,7 +13,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from cookbook.errors import CookbookError
-from cookbook.seeding import SampleRandom
+from cookbook.seeding import BatchRandom, SampleRandom
 
 DEFAULT_TOKEN_SPACE = "pseudowords"
 _WORD = re.compile(r"^[A-Za-z]{2,12}$")
@@ -28,11 +28,16 @@ class TokenSpace:
 
     @cached_property
     def words(self) -> list[str]:
-        """The vocabulary, each word JSON-safe and free of white space."""
+        """The vocabulary: distinct, non-empty words free of white space."""
         words = self._words() if callable(self._words) else self._words
         words = list(dict.fromkeys(words))
         if len(words) < 2:
             raise CookbookError(f"token space {self.name!r} has fewer than two words")
+        bad = next((w for w in words if not isinstance(w, str) or len(w.split()) != 1), None)
+        if bad is not None:
+            raise CookbookError(
+                f"token space {self.name!r}: word {bad!r} is empty or contains white space"
+            )
         return words
 
     @cached_property
@@ -40,6 +45,32 @@ class TokenSpace:
         import numpy as np
 
         return np.array(self.words, dtype=object)
+
+    @cached_property
+    def escaped_spaced(self) -> Any:
+        """Each word JSON-escaped with a space after it (numpy object array): batch lines
+        gather and join these."""
+        import numpy as np
+
+        return np.array([w + " " for w in self._escaped], dtype=object)
+
+    @cached_property
+    def escaped_lengths(self) -> Any:
+        """The length of each JSON-escaped word (numpy int array)."""
+        import numpy as np
+
+        return np.array([len(w) for w in self._escaped], dtype=np.int64)
+
+    @cached_property
+    def _escaped(self) -> list[str]:
+        import json
+
+        return [json.dumps(w)[1:-1] for w in self.words]
+
+    def draw_batch(self, rng: BatchRandom, sizes: Any) -> tuple[Any, Any]:
+        """``sizes[j]`` token ids for each sample j, as ``draw`` would pick them: (flat ids,
+        offsets of length n + 1)."""
+        return rng.integers(len(self.words), sizes)
 
     def draw(self, rng: SampleRandom, k: int) -> list[str]:
         """``k`` tokens drawn uniformly with replacement."""

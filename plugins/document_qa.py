@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import accumulate
 from typing import Any
 
-from cookbook import SampleRandom, TokenSpace, hookimpl, template
+from cookbook import BatchRandom, SampleRandom, TokenRuns, TokenSpace, hookimpl, template
 from cookbook.text import normalize_tokens, normalize_word, word_tokens
 
 
@@ -101,6 +101,39 @@ def document_qa(
         "question": " ".join(words[start : start + span]),
         "side": chosen,
         "position": start,
+    }
+
+
+@document_qa.batch
+def document_qa_batch(
+    rng: BatchRandom,
+    tokens: TokenSpace,
+    min_words: int = 40,
+    max_words: int = 120,
+    min_question: int = 2,
+    max_question: int = 6,
+    k: int = 3,
+    side: str = "random",
+) -> dict[str, Any]:
+    """``document_qa`` for ``rng.n`` samples at once, drawing what it draws, in the same order."""
+    import numpy as np
+
+    length = rng.randint(
+        max(min_words, max_question + k), max(max_words, min_words, max_question + k)
+    )
+    ids, offsets = tokens.draw_batch(rng, length)
+    span = rng.randint(min_question, max_question)
+    random_side = side == "random"
+    after = rng.getrandbits(1).astype(bool) if random_side else np.full(rng.n, side == "after")
+    start = rng.randint(np.where(after, 0, k), np.where(after, length - span - k, length - span))
+    first = offsets[:-1] + start
+    answer_from = np.where(after, first + span, first - k)
+    return {
+        "document": TokenRuns(ids, offsets[:-1], offsets[1:]),
+        "question": TokenRuns(ids, first, first + span),
+        "side": np.where(after, "after", "before").tolist(),
+        "position": start,
+        "answer": TokenRuns(ids, answer_from, answer_from + k),
     }
 
 

@@ -1,0 +1,149 @@
+"""Batch generation gives exactly the per-sample records, and fails clearly when it does not."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cookbook import BatchRandom, CookbookError, SampleRandom, TokenRuns, template
+from cookbook.generation import Job, generate
+from cookbook.plugins import registry
+from cookbook.samples import SampleMaker
+from cookbook.seeding import KeyMaker
+from cookbook.tokens import TokenSpace, builtin_token_space
+
+ODD_WORDS = ['say"hi', "back\\slash", "café", "naïve", "x{y}", "plain", "数字"]
+
+
+def test_batch_draws_match_each_sample_stream():
+    keys = KeyMaker(3, "t", {}).keys(10, 60)
+    batch = BatchRandom(keys)
+    highs = np.arange(50) % 7 + 1
+    drawn = {
+        "next64": batch.next64(),
+        "randint": batch.randint(-(np.arange(50) % 5), highs),
+        "bits": batch.getrandbits(5),
+        "random": batch.random(),
+        "integers": batch.integers(1000, np.arange(50) % 4),
+        "after": batch.randint(2, 9),
+    }
+    for j, key in enumerate(keys.tolist()):
+        assert key == KeyMaker(3, "t", {}).key(10 + j)
+        rng = SampleRandom(key)
+        assert rng.next64() == drawn["next64"][j]
+        assert rng.randint(-(j % 5), int(highs[j])) == drawn["randint"][j]
+        assert rng.getrandbits(5) == drawn["bits"][j]
+        assert rng.random() == drawn["random"][j]
+        values, offsets = drawn["integers"]
+        expected = rng.integers(1000, j % 4).tolist()
+        assert values[offsets[j] : offsets[j + 1]].tolist() == expected
+        assert rng.randint(2, 9) == drawn["after"][j]
+
+
+def test_token_spaces_reject_words_with_white_space():
+    with pytest.raises(CookbookError, match=r"word 'tab\\tin' is empty or contains white space"):
+        len(TokenSpace("tabs", ["plain", "tab\tin"]).words)
+
+
+def test_batch_randint_rejects_an_empty_range():
+    with pytest.raises(ValueError, match="empty range"):
+        BatchRandom(np.arange(3, dtype=np.uint64)).randint(5, 4)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"side": "after", "min_words": 5, "max_words": 9, "k": 1},
+        {"side": "before", "k": 4, "min_question": 1, "max_question": 1},
+        {"prompt": '{{literal}} "quoted" \\ é {question}\t{document}', "completion": "{answer}!"},
+    ],
+)
+@pytest.mark.parametrize("space", ["pseudowords", "odd"])
+def test_document_qa_batch_lines_equal_per_sample_lines(overrides, space):
+    tokens = (
+        builtin_token_space("pseudowords")
+        if space == "pseudowords"
+        else TokenSpace("odd", ODD_WORDS)
+    )
+    qa = registry().get("templates", "document_qa")
+    maker = SampleMaker(qa, "document_qa", qa.resolve(overrides), 11, tokens)
+    expected = [maker.line(i) for i in range(5, 400)]
+    assert maker.lines(5, 400) == expected
+    assert maker.text(5, 400) == "".join(expected)
+    assert all(json.loads(line)["index"] == i for i, line in enumerate(expected, 5))
+
+
+def test_callable_prompts_fall_back_to_the_per_sample_path():
+    qa = registry().get("templates", "document_qa")
+    params = qa.resolve()
+    tokens = builtin_token_space("pseudowords")
+    maker = SampleMaker(qa, "document_qa", params, 0, tokens)
+    maker._prompt = lambda slots: slots["question"].upper()
+    assert maker.lines(0, 50) == [maker.line(i) for i in range(50)]
+
+
+def _pairs(rng, tokens, length: int = 3):
+    return {"words": tokens.text(rng, length)}
+
+
+def _make_pairs(batch):
+    pairs = template(prompt="Words: {words}\nAnswer:", rule=lambda slots: slots["words"])(_pairs)
+    pairs.name = "pairs"
+    pairs.batch(batch)
+    return pairs
+
+
+def _good_batch(rng, tokens, length: int = 3):
+    ids, offsets = tokens.draw_batch(rng, np.full(rng.n, length))
+    runs = TokenRuns(ids, offsets[:-1], offsets[1:])
+    return {"words": runs, "answer": runs}
+
+
+def test_a_plugin_batch_generator_is_used_and_checked():
+    tokens = builtin_token_space("pseudowords")
+    pairs = _make_pairs(_good_batch)
+    maker = SampleMaker(pairs, "pairs", pairs.resolve({"length": 5}), 2, tokens)
+    assert maker.lines(0, 100) == [maker.line(i) for i in range(100)]
+
+
+def test_a_batch_generator_that_draws_differently_is_an_error():
+    def skips_a_draw(rng, tokens, length: int = 3):
+        rng.next64()
+        return _good_batch(rng, tokens, length)
+
+    pairs = _make_pairs(skips_a_draw)
+    maker = SampleMaker(pairs, "pairs", pairs.resolve(), 0, builtin_token_space("pseudowords"))
+    with pytest.raises(CookbookError, match="'pairs': its batch generator disagrees .* sample 7"):
+        maker.lines(7, 20)
+
+
+def test_a_batch_generator_with_other_slots_is_an_error():
+    def renamed(rng, tokens, length: int = 3):
+        return {"answer": _good_batch(rng, tokens, length)["words"], "words": [""] * rng.n}
+
+    pairs = _make_pairs(renamed)
+    maker = SampleMaker(pairs, "pairs", pairs.resolve(), 0, builtin_token_space("pseudowords"))
+    with pytest.raises(CookbookError, match=r"returned slots \['answer', 'words'\]"):
+        maker.lines(0, 20)
+
+
+def test_a_failing_batch_generator_names_the_template_and_samples():
+    def broken(rng, tokens, length: int = 3):
+        raise RuntimeError("boom")
+
+    pairs = _make_pairs(broken)
+    maker = SampleMaker(pairs, "pairs", pairs.resolve(), 0, builtin_token_space("pseudowords"))
+    with pytest.raises(CookbookError, match="'pairs': batch generator failed on samples 0-9"):
+        maker.lines(0, 10)
+
+
+def test_generated_file_is_the_per_sample_records_in_order(tmp_path):
+    qa = registry().get("templates", "document_qa")
+    params = qa.resolve({"side": "after"})
+    generate([Job("document_qa", 5000, params)], 4, tmp_path / "out.jsonl", workers=1)
+    maker = SampleMaker(qa, "document_qa", params, 4, builtin_token_space("pseudowords"))
+    lines = (tmp_path / "out.jsonl").read_text().splitlines(keepends=True)
+    assert len(lines) == 5000
+    for i in (0, 2047, 2048, 4999):
+        assert lines[i] == maker.line(i)
