@@ -142,7 +142,7 @@ def _column_text(
             raise CookbookError(f"{where}: expected {n} values, got shape {column.shape}")
         return [str(v) for v in column.tolist()], "int"
     values = list(column)
-    if len(values) != n or not all(isinstance(v, str) for v in values):
+    if len(values) != n or not set(map(type, values)) <= {str}:
         raise CookbookError(
             f"{where}: a batch column must be TokenRuns, an integer array or {n} strings"
         )
@@ -162,8 +162,8 @@ def _runs_text(
         raise CookbookError(f"{where}: TokenRuns needs {n} starts and ends")
     if id(runs.ids) not in cache:
         ids = np.asarray(runs.ids)
-        offsets = np.zeros(len(ids) + 1, dtype=np.int64)
-        np.cumsum(tokens.escaped_lengths[ids] + 1, out=offsets[1:])
+        offsets = np.zeros(len(ids) + 1, dtype=np.int32)  # a chunk's text is far below 2 GB
+        np.cumsum(tokens.escaped_spaced_lengths[ids], out=offsets[1:])
         cache[id(runs.ids)] = ("".join(tokens.escaped_spaced[ids].tolist()), offsets)
     joined, offsets = cache[id(runs.ids)]
     begin = offsets[starts].tolist()

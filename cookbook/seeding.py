@@ -81,11 +81,12 @@ class SampleRandom(random.Random):
         return (self.next64() >> 11) * (1.0 / 9007199254740992.0)
 
     def integers(self, high: int, size: int) -> Any:
-        """``size`` integers in ``[0, high)`` as a numpy array, drawn in one vectorised step."""
+        """``size`` integers in ``[0, high)`` as a numpy array, drawn in one vectorised step
+        (each from one word: its top 32 bits times ``high``, shifted down 32)."""
         np_ = _numpy_consts()
         start = self._state
         self._state = (start + _GOLDEN * size) & _MASK
-        return np_.mix(np_.steps(size) + np_.uint64(start)) % np_.uint64(high)
+        return np_.below(np_.mix(np_.steps(size) + np_.uint64(start)), high)
 
     def getstate(self) -> Any:  # noqa: D102 - random.Random API
         return self._state
@@ -147,7 +148,7 @@ class BatchRandom:
         position = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], sizes) + 1
         z = np.repeat(self._state, sizes) + position.astype(np.uint64) * np.golden
         self._state += sizes.astype(np.uint64) * np.golden
-        return np.mix(z) % np.uint64(high), offsets
+        return np.below(np.mix(z), high), offsets
 
 
 class _NumpyConsts:
@@ -160,6 +161,7 @@ class _NumpyConsts:
         self.np = np
         self.uint64, self.int64, self.float64 = np.uint64, np.int64, np.float64
         self.s30, self.s27, self.s31 = np.uint64(30), np.uint64(27), np.uint64(31)
+        self.s32 = np.uint64(32)
         self.m1, self.m2 = np.uint64(_M1), np.uint64(_M2)
         self.golden = np.uint64(_GOLDEN)
         self._steps = np.arange(1, 4097, dtype=np.uint64) * self.golden
@@ -174,6 +176,16 @@ class _NumpyConsts:
         z ^= z >> self.s27
         z *= self.m2
         z ^= z >> self.s31
+        return z
+
+    def below(self, z: Any, high: int) -> Any:
+        """Words ``z`` mapped to ``[0, high)`` by their top 32 bits times ``high`` (no division;
+        ``high`` up to 2**32, bias below ``high / 2**32``)."""
+        if not 0 < high <= 1 << 32:
+            raise ValueError("integers: high must be in 1..2**32")
+        z >>= self.s32
+        z *= self.uint64(high)
+        z >>= self.s32
         return z
 
     def steps(self, size: int) -> Any:

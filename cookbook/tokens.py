@@ -55,11 +55,11 @@ class TokenSpace:
         return np.array([w + " " for w in self._escaped], dtype=object)
 
     @cached_property
-    def escaped_lengths(self) -> Any:
-        """The length of each JSON-escaped word (numpy int array)."""
+    def escaped_spaced_lengths(self) -> Any:
+        """The length of each of ``escaped_spaced`` (numpy int32 array)."""
         import numpy as np
 
-        return np.array([len(w) for w in self._escaped], dtype=np.int64)
+        return np.array([len(w) + 1 for w in self._escaped], dtype=np.int32)
 
     @cached_property
     def _escaped(self) -> list[str]:
