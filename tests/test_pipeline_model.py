@@ -84,3 +84,37 @@ def test_proxy_mix_train_and_eval_run_and_rerun_cached(tmp_path):
     assert all(cached for _, _, cached in runner.plan(load_pipeline(path)))
     runner.run(load_pipeline(path))
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == before
+
+
+def test_eval_can_skip_the_base_model_and_limit_each_task(tmp_path):
+    model = build_tiny_llama(tmp_path / "tiny", tiny_vocabulary())
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: tuned-only
+        output_dir: out
+        model: {model}
+        token_space: pseudowords
+        templates:
+          - name: document_qa
+            params: {{min_words: 8, max_words: 12}}
+        tasks:
+          - {{name: qa, type: squad, path: squad.json, eval_limit: 2}}
+        generate:
+          samples: 8
+        train:
+          trainer: lora
+          max_steps: 1
+          batch_size: 4
+          progress: false
+        eval:
+          tasks: [qa]
+          limit: 3
+          template_samples: 0
+          base: false
+        """)
+    )
+    manifest = runner.run(load_pipeline(path))
+    rows = {s["name"]: s["summary"] for s in manifest["stages"]}["eval"]["rows"]
+    assert [(r["model"], r["name"], r["result"]["n"]) for r in rows] == [("tuned", "qa", 2)]
