@@ -108,14 +108,16 @@ def entity_matching(
     max_value: int = 4,
     threshold: float = 0.5,
     hard_negatives: float = 0.5,
+    positives: float = 0.5,
 ) -> dict[str, Any]:
     """Two records over the same random attributes; Yes when their values' token F1 reaches
-    ``threshold``. Classes are balanced; ``hard_negatives`` of the No pairs share many tokens
-    and fall just short of the threshold."""
+    ``threshold``. ``positives`` of the pairs are Yes (real matching data has far fewer
+    matches than non-matches); ``hard_negatives`` of the No pairs share many tokens and fall
+    just short of the threshold."""
     names = tokens.distinct(rng, attributes)
     values = [tokens.draw(rng, rng.randint(min_value, max(min_value, max_value))) for _ in names]
     size = sum(map(len, values))
-    want = "Yes" if rng.getrandbits(1) else "No"
+    want = "Yes" if rng.random() < positives else "No"
     hard = want == "No" and rng.random() < hard_negatives
     entity_a = serialize(dict(zip(names, map(" ".join, values), strict=True)))
     allowed = int(size * (1 - threshold))  # replacements that keep the F1 >= threshold
@@ -137,6 +139,7 @@ for _key in ("attributes", "min_value", "max_value"):
     _props[_key]["minimum"] = 1
 _props["threshold"].update(exclusiveMinimum=0, maximum=1)
 _props["hard_negatives"].update(minimum=0, maximum=1)
+_props["positives"].update(minimum=0, maximum=1)
 
 
 @hookimpl

@@ -35,9 +35,11 @@ def test_own_samples_score_one_and_wrong_answers_zero():
         assert entity_matching.align(slots, wrong, params) == 0.0
 
 
-def test_classes_are_balanced():
+def test_classes_are_balanced_by_default_and_follow_positives():
     answers = [slots["answer"] for slots, _ in _samples(1000)]
     assert 450 <= answers.count("Yes") <= 550
+    answers = [slots["answer"] for slots, _ in _samples(1000, positives=0.2)]
+    assert 150 <= answers.count("Yes") <= 250
 
 
 def test_hard_negatives_share_many_tokens_but_fall_short_of_the_threshold():
