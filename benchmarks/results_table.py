@@ -4,41 +4,67 @@
 
 Each run folder's ``manifest.json`` names its eval stage; every (model, task) row becomes a
 cell "metric (alignment)". The column is the run folder's name, with ``base`` for base rows.
+``--subset tydiqa=100`` recomputes that task's metric on its first 100 records from the saved
+generations (so runs evaluated on different numbers of records compare on the same ones).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from itertools import islice
 from pathlib import Path
 
 
-def eval_rows(run: Path) -> list[dict]:
-    """The rows of the eval stage of the run in folder ``run``."""
+def eval_stage(run: Path) -> dict:
+    """The eval stage entry of the manifest of the run in folder ``run``."""
     manifest = json.loads((run / "manifest.json").read_text())
     for stage in manifest["stages"]:
         if stage["name"] == "eval":
-            return stage["summary"]["rows"]
+            return stage
     raise SystemExit(f"{run}: no eval stage in manifest.json")
+
+
+def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
+    """The row's metric on the task's first ``n`` records, from the saved generations."""
+    import yaml
+
+    from cookbook.plugins import registry
+
+    config = yaml.safe_load((run / "pipeline.yaml").read_text())
+    task = next(t for t in config["tasks"] if t["name"] == row["name"])
+    generations = run / stage["folder"] / f"{row['model']}-{row['name']}.jsonl"
+    outputs = [json.loads(line)["output"] for line in generations.read_text().splitlines()]
+    if len(outputs) < n:
+        raise SystemExit(f"{generations}: {len(outputs)} generations, fewer than {n}")
+    component = registry().get("tasks", task["type"])
+    records = component.read(task["path"], task.get("split"), **task.get("params", {}))
+    return component.metric(list(islice(records, n)), outputs[:n])[row["metric"]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (output_dir)")
+    parser.add_argument("--subset", action="append", default=[], help="TASK=N: first N records")
     args = parser.parse_args()
+    subsets = {k: int(v) for k, v in (item.split("=", 1) for item in args.subset)}
     cells: dict[str, dict[str, str]] = {}
     metrics: dict[str, str] = {}
     columns: list[str] = []
     for run in args.runs:
-        for row in eval_rows(run):
+        stage = eval_stage(run)
+        for row in stage["summary"]["rows"]:
             column = "base" if row["model"] == "base" else run.name
             if column not in columns:
                 columns.append(column)
             name = row["name"] if row["kind"] == "task" else f"{row['name']} (template)"
-            metrics[name] = row["metric"]
-            alignment = row.get("alignment")
+            alignment, value = row.get("alignment"), row["value"]
+            if row["kind"] == "task" and row["name"] in subsets:
+                value, alignment = subset_value(run, stage, row, subsets[row["name"]]), None
+                name = f"{row['name']} (first {subsets[row['name']]})"
             extra = f" ({alignment:.2f})" if alignment is not None else ""
-            cells.setdefault(name, {})[column] = f"{row['value']:.1f}{extra}"
+            metrics[name] = row["metric"]
+            cells.setdefault(name, {})[column] = f"{value:.1f}{extra}"
     print("| task | metric | " + " | ".join(columns) + " |")
     print("| --- | --- | " + " | ".join("---:" for _ in columns) + " |")
     for name, row in cells.items():
