@@ -144,9 +144,9 @@ class BatchRandom:
             raise ValueError("negative size in integers")
         offsets = np.zeros(self.n + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
-        total = int(offsets[-1])
-        position = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], sizes) + 1
-        z = np.repeat(self._state, sizes) + position.astype(np.uint64) * np.golden
+        # Value p of the flat array (sample j) is mix(state_j + (p - offsets[j] + 1) * GOLDEN).
+        base = self._state - offsets[:-1].astype(np.uint64) * np.golden
+        z = np.repeat(base, sizes) + np.steps(int(offsets[-1]))
         self._state += sizes.astype(np.uint64) * np.golden
         return np.below(np.mix(z), high), offsets
 

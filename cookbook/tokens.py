@@ -55,11 +55,12 @@ class TokenSpace:
         return np.array([w + " " for w in self._escaped], dtype=object)
 
     @cached_property
-    def escaped_spaced_lengths(self) -> Any:
-        """The length of each of ``escaped_spaced`` (numpy int32 array)."""
+    def escaped_end(self) -> Any:
+        """Each word JSON-escaped with NUL after it (numpy object array): the last word of a
+        run in batch lines."""
         import numpy as np
 
-        return np.array([len(w) + 1 for w in self._escaped], dtype=np.int32)
+        return np.array([w + "\0" for w in self._escaped], dtype=object)
 
     @cached_property
     def _escaped(self) -> list[str]:
