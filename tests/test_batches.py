@@ -147,3 +147,28 @@ def test_generated_file_is_the_per_sample_records_in_order(tmp_path):
     assert len(lines) == 5000
     for i in (0, 2047, 2048, 4999):
         assert lines[i] == maker.line(i)
+
+
+def test_runs_may_be_empty_overlap_and_come_in_any_order():
+    def _prefix(rng, tokens, length: int = 5):
+        words = tokens.draw(rng, length)
+        cut = rng.randint(0, length)
+        return {"words": " ".join(words), "cut": cut}
+
+    def _prefix_batch(rng, tokens, length: int = 5):
+        ids, offsets = tokens.draw_batch(rng, np.full(rng.n, length))
+        cut = rng.randint(0, length)
+        words = TokenRuns(ids, offsets[:-1], offsets[1:])
+        prefix = TokenRuns(ids, offsets[:-1], offsets[:-1] + cut)
+        return {"words": words, "cut": cut, "answer": prefix}
+
+    prefix = template(
+        prompt="{words} / {cut}",
+        rule=lambda slots: " ".join(slots["words"].split()[: slots["cut"]]),
+    )(_prefix)
+    prefix.name = "prefix"
+    prefix.batch(_prefix_batch)
+    maker = SampleMaker(prefix, "prefix", prefix.resolve(), 1, builtin_token_space("pseudowords"))
+    lines = maker.lines(0, 300)
+    assert lines == [maker.line(i) for i in range(300)]
+    assert any('"answer":""' in line for line in lines)
