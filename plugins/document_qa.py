@@ -83,9 +83,12 @@ def document_qa(
     max_question: int = 6,
     k: int = 3,
     side: str = "random",
+    question_noise: float = 0.0,
 ) -> dict[str, Any]:
     """A document of random tokens; the question is a span of it; the answer is the k tokens
-    right before or right after that span (``side``: before, after or random)."""
+    right before or right after that span (``side``: before, after or random). With
+    ``question_noise``, each question token is replaced by a random one with that probability,
+    so the span must be found by partial overlap, as a real question's words are."""
     length = rng.randint(
         max(min_words, max_question + k), max(max_words, min_words, max_question + k)
     )
@@ -96,9 +99,15 @@ def document_qa(
         start = rng.randint(0, length - span - k)
     else:
         start = rng.randint(k, length - span)
+    question = words[start : start + span]
+    if question_noise > 0:
+        flips = rng.integers(1 << 32, span).tolist()
+        others = tokens.draw(rng, span)
+        cut = int(question_noise * (1 << 32))
+        question = [o if f < cut else w for w, f, o in zip(question, flips, others, strict=True)]
     return {
         "document": " ".join(words),
-        "question": " ".join(words[start : start + span]),
+        "question": " ".join(question),
         "side": chosen,
         "position": start,
     }
@@ -114,6 +123,7 @@ def document_qa_batch(
     max_question: int = 6,
     k: int = 3,
     side: str = "random",
+    question_noise: float = 0.0,
 ) -> dict[str, Any]:
     """``document_qa`` for ``rng.n`` samples at once, drawing what it draws, in the same order."""
     import numpy as np
@@ -128,9 +138,16 @@ def document_qa_batch(
     start = rng.randint(np.where(after, 0, k), np.where(after, length - span - k, length - span))
     first = offsets[:-1] + start
     answer_from = np.where(after, first + span, first - k)
+    question = TokenRuns(ids, first, first + span)
+    if question_noise > 0:
+        flips, bounds = rng.integers(1 << 32, span)
+        others, _ = tokens.draw_batch(rng, span)
+        spans = ids[np.repeat(first - bounds[:-1], span) + np.arange(bounds[-1])]
+        noisy = np.where(flips < int(question_noise * (1 << 32)), others, spans)
+        question = TokenRuns(noisy, bounds[:-1], bounds[1:])
     return {
         "document": TokenRuns(ids, offsets[:-1], offsets[1:]),
-        "question": TokenRuns(ids, first, first + span),
+        "question": question,
         "side": np.where(after, "after", "before").tolist(),
         "position": start,
         "answer": TokenRuns(ids, answer_from, answer_from + k),
@@ -140,6 +157,7 @@ def document_qa_batch(
 document_qa.params_schema["properties"]["side"]["enum"] = ["random", "before", "after"]
 for _key in ("min_words", "max_words", "min_question", "max_question", "k"):
     document_qa.params_schema["properties"][_key]["minimum"] = 1
+document_qa.params_schema["properties"]["question_noise"].update(minimum=0, maximum=1)
 
 
 @hookimpl

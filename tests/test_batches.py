@@ -56,6 +56,7 @@ def test_batch_randint_rejects_an_empty_range():
         {},
         {"side": "after", "min_words": 5, "max_words": 9, "k": 1},
         {"side": "before", "k": 4, "min_question": 1, "max_question": 1},
+        {"question_noise": 0.5, "max_question": 9},
         {"prompt": '{{literal}} "quoted" \\ é {question}\t{document}', "completion": "{answer}!"},
     ],
 )

@@ -48,3 +48,17 @@ def test_generated_samples_score_one_on_either_side():
             slots = document_qa.make_slots(SampleRandom(key), SPACE, params)
             answer = slots.pop("answer")
             assert align(slots, answer, k=params["k"]) == 1.0
+
+
+def test_question_noise_replaces_question_tokens_but_keeps_the_rule():
+    params = document_qa.resolve({"question_noise": 0.5, "side": "after", "max_question": 6})
+    changed = 0
+    for key in range(200):
+        slots = document_qa.make_slots(SampleRandom(key), SPACE, params)
+        words, start = slots["document"].split(), slots["position"]
+        question = slots["question"].split()
+        span = words[start : start + len(question)]
+        changed += sum(q != w for q, w in zip(question, span, strict=True))
+        assert slots["answer"] == " ".join(words[start + len(question) : start + len(question) + 3])
+        assert align({k: v for k, v in slots.items() if k != "answer"}, slots["answer"]) == 1.0
+    assert changed > 200  # about half of some 800 question tokens
