@@ -9,6 +9,12 @@ from cookbook import BatchRandom, SampleRandom, TokenRuns, TokenSpace, hookimpl,
 from cookbook.text import normalize_tokens, normalize_word, word_tokens
 
 
+def _length_bounds(min_words: int, max_words: int, max_question: int, k: int) -> tuple[int, int]:
+    """The document length range: at least long enough for the longest question and answer."""
+    shortest = max(min_words, max_question + k)
+    return shortest, max(max_words, shortest)
+
+
 def _rule(slots: dict[str, Any], k: int = 3) -> str:
     words = slots["document"].split()
     start, length = slots["position"], len(slots["question"].split())
@@ -89,9 +95,7 @@ def document_qa(
     right before or right after that span (``side``: before, after or random). With
     ``question_noise``, each question token is replaced by a random one with that probability,
     so the span must be found by partial overlap, as a real question's words are."""
-    length = rng.randint(
-        max(min_words, max_question + k), max(max_words, min_words, max_question + k)
-    )
+    length = rng.randint(*_length_bounds(min_words, max_words, max_question, k))
     words = tokens.draw(rng, length)
     span = rng.randint(min_question, max_question)
     chosen = side if side != "random" else ("before", "after")[rng.getrandbits(1)]
@@ -128,9 +132,7 @@ def document_qa_batch(
     """``document_qa`` for ``rng.n`` samples at once, drawing what it draws, in the same order."""
     import numpy as np
 
-    length = rng.randint(
-        max(min_words, max_question + k), max(max_words, min_words, max_question + k)
-    )
+    length = rng.randint(*_length_bounds(min_words, max_words, max_question, k))
     ids, offsets = tokens.draw_batch(rng, length)
     span = rng.randint(min_question, max_question)
     random_side = side == "random"
