@@ -51,8 +51,13 @@ class EvalModel:
         return choice.strip() if self.chat else choice
 
 
-def load_eval_model(model: str, adapter: str | None = None) -> EvalModel:
-    """The model named ``model`` (alias, folder or hub name) with ``adapter`` merged into it."""
+def load_eval_model(
+    model: str, adapter: str | None = None, chat_template: bool | str | None = None
+) -> EvalModel:
+    """The model named ``model`` (alias, folder or hub name) with ``adapter`` merged into it.
+
+    Prompts go in the chat template as ``chat_template`` says (true, false or ``auto``: when
+    the tokenizer has one); when it is None, as the adapter was trained."""
     from cookbook.inference import use_all_cores
     from cookbook.models import load_model, load_tokenizer, uses_chat_template
 
@@ -62,7 +67,8 @@ def load_eval_model(model: str, adapter: str | None = None) -> EvalModel:
         lm = _with_adapter(lm, adapter)
     lm.eval()
     use_all_cores(lm)
-    return EvalModel(lm, tokenizer, uses_chat_template(tokenizer, trained_chat_setting(adapter)))
+    setting = trained_chat_setting(adapter) if chat_template is None else chat_template
+    return EvalModel(lm, tokenizer, uses_chat_template(tokenizer, setting))
 
 
 def trained_chat_setting(adapter: str | None) -> bool | str:
@@ -149,9 +155,14 @@ def evaluate_task(
     max_new_tokens: int | None = None,
     generations_path: str | Path | None = None,
     progress: bool = True,
+    chat_template: bool | str | None = None,
 ) -> dict[str, Any]:
     """The task's metrics for ``model`` (plus ``adapter``) on the data at ``data``, with the
-    alignment statistic of the model's outputs (for choice tasks, of the chosen option)."""
+    alignment statistic of the model's outputs (for choice tasks, of the chosen option).
+
+    Prompts go in the chat template as ``chat_template`` says; when it is None, as the task
+    asks (its ``chat_template`` attribute: a completion task such as next-word prediction
+    sets False), else as the adapter was trained (chat when the tokenizer has a template)."""
     registry = plugins.registry()
     task_obj = registry.get("tasks", task)
     template = registry.get("templates", task_obj.template)
@@ -167,7 +178,9 @@ def evaluate_task(
             if not record.choices or record.gold is None:
                 raise CookbookError(f"task {task!r}: record {record.id} has no choices or gold")
 
-    lm = load_eval_model(model, adapter)
+    if chat_template is None:
+        chat_template = getattr(task_obj, "chat_template", None)
+    lm = load_eval_model(model, adapter, chat_template)
     if mode == "generate":
         outputs = _generate_outputs(task_obj, records, lm, batch_size, max_new_tokens, progress)
         aligned: list[Any] = list(outputs)

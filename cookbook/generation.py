@@ -144,6 +144,10 @@ class _Writer:
             self._parquet = pq.ParquetWriter(self.partial, table.schema)
         self._parquet.write_table(table)
 
+    def close_file(self) -> None:
+        """Close the partial file, leaving it in place for others to write into."""
+        self._file.close()
+
     def close(self, ok: bool) -> None:
         if self.fmt == "jsonl":
             self._file.close()
@@ -210,46 +214,150 @@ def generate(
     written, ok = 0, False
     try:
         if workers == 1 or sum(counts) <= CHUNK:
-            results: Iterator[tuple[bytes, int]] = map(_render_chunk, chunks(counts))
+            written = _write_serially(map(_render_chunk, chunks(counts)), writer, on_progress)
+        elif fmt == "jsonl":
+            writer.close_file()  # the workers write the partial file themselves
+            written = _write_in_workers(
+                chunks(counts), workers, jobs, seed, token_space, writer.partial, on_progress
+            )
         else:
             results = _parallel(chunks(counts), workers, jobs, seed, token_space)
-        # The file is written on a thread (the GIL is released while writing), so rendering
-        # the next chunk overlaps writing this one; at most two chunks wait.
-        with ThreadPoolExecutor(1) as io:
-            pending: deque[Future[None]] = deque()
-            for data, n in results:
-                pending.append(io.submit(writer.write, data))
-                if len(pending) > 2:
-                    pending.popleft().result()
-                written += n
-                if on_progress:
-                    on_progress(n)
-            for future in pending:
-                future.result()
+            written = _write_serially(results, writer, on_progress)
         ok = True
     finally:
         writer.close(ok)
     return written
 
 
+def _write_serially(
+    results: Iterator[tuple[bytes, int]],
+    writer: _Writer,
+    on_progress: Callable[[int], None] | None,
+) -> int:
+    """Write rendered chunks in order on a thread (the GIL is released while writing), so
+    rendering the next chunk overlaps writing this one; at most two chunks wait."""
+    written = 0
+    with ThreadPoolExecutor(1) as io:
+        pending: deque[Future[None]] = deque()
+        for data, n in results:
+            pending.append(io.submit(writer.write, data))
+            if len(pending) > 2:
+                pending.popleft().result()
+            written += n
+            if on_progress:
+                on_progress(n)
+        for future in pending:
+            future.result()
+    return written
+
+
+def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Any:
+    method = "fork" if "fork" in _start_methods() else "spawn"
+    return ProcessPoolExecutor(
+        workers, mp_context=get_context(method), initializer=initializer, initargs=initargs
+    )
+
+
 def _parallel(
     todo: Iterator[Chunk], workers: int, jobs: Sequence[Job], seed: int, token_space: str
 ) -> Iterator[tuple[bytes, int]]:
     """Chunk texts in order, at most ``2 * workers`` chunks in flight (constant memory)."""
-    method = "fork" if "fork" in _start_methods() else "spawn"
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=get_context(method),
-        initializer=_init_worker,
-        initargs=(list(jobs), seed, token_space),
-    ) as pool:
-        pending: list[Future[tuple[bytes, int]]] = []
+    with _pool(workers, _init_worker, (list(jobs), seed, token_space)) as pool:
+        pending: deque[Future[tuple[bytes, int]]] = deque()
         for chunk in todo:
             pending.append(pool.submit(_render_chunk, chunk))
             if len(pending) >= 2 * workers:
-                yield pending.pop(0).result()
+                yield pending.popleft().result()
         for future in pending:
             yield future.result()
+
+
+# Shared state of workers that write the file themselves: whose turn it is to take an offset.
+_turn: Any = None  # multiprocessing.Value: the number of the next chunk to take its offset
+_offset: Any = None  # multiprocessing.Value: where that chunk starts in the file
+_abort: Any = None  # multiprocessing.Value: set when a chunk failed, so no one waits on it
+_ready: Any = None  # multiprocessing.Condition guarding the three values
+_fd = -1
+
+
+def _write_in_workers(
+    todo: Iterator[Chunk],
+    workers: int,
+    jobs: Sequence[Job],
+    seed: int,
+    token_space: str,
+    path: Path,
+    on_progress: Callable[[int], None] | None,
+) -> int:
+    """Each worker renders a chunk and writes it at its place in ``path`` itself.
+
+    Chunk k takes its offset after chunk k-1 has taken its own (a counter under a shared
+    condition), then writes with ``pwrite`` outside the lock, so writing runs in parallel
+    and only the offset hand-over is serial. Chunks are handed out in order, so the worker
+    holding the next chunk to take an offset never waits on another: no deadlock."""
+    method = "fork" if "fork" in _start_methods() else "spawn"
+    context = get_context(method)
+    ready = context.Condition()
+    turn, offset, abort = (context.Value("q", 0, lock=False) for _ in range(3))
+    shared = (ready, turn, offset, abort, str(path))
+    written = 0
+    with _pool(workers, _init_writer, (list(jobs), seed, token_space, *shared)) as pool:
+        pending: deque[Future[int]] = deque()
+        try:
+            for number, chunk in enumerate(todo):
+                pending.append(pool.submit(_render_and_write, number, chunk))
+                if len(pending) >= 2 * workers:
+                    n = pending.popleft().result()
+                    written += n
+                    if on_progress:
+                        on_progress(n)
+            while pending:
+                n = pending.popleft().result()
+                written += n
+                if on_progress:
+                    on_progress(n)
+        except BaseException:
+            with ready:  # release any worker waiting for a chunk that will never come
+                abort.value = 1
+                ready.notify_all()
+            for future in pending:
+                future.cancel()
+            raise
+    return written
+
+
+def _init_writer(
+    jobs: Sequence[Job], seed: int, token_space: str, ready: Any, turn: Any, offset: Any,
+    abort: Any, path: str,
+) -> None:  # fmt: skip
+    global _ready, _turn, _offset, _abort, _fd
+    _init_worker(jobs, seed, token_space)
+    _ready, _turn, _offset, _abort = ready, turn, offset, abort
+    _fd = os.open(path, os.O_WRONLY)
+
+
+def _render_and_write(number: int, chunk: Chunk) -> int:
+    """Render chunk ``number``, take its offset in turn, write it there; its record count."""
+    try:
+        data, count = _render_chunk(chunk)
+    except BaseException:
+        with _ready:  # no later chunk can take an offset now
+            _abort.value = 1
+            _ready.notify_all()
+        raise
+    with _ready:
+        _ready.wait_for(lambda: _turn.value == number or _abort.value)
+        if _abort.value:
+            return 0
+        start = _offset.value
+        _offset.value = start + len(data)
+        _turn.value = number + 1
+        _ready.notify_all()
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(_fd, view, start)
+        view, start = view[done:], start + done
+    return count
 
 
 def _start_methods() -> list[str]:

@@ -213,6 +213,7 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
                 limit=task.get("dev_limit", 100),
                 params=task.get("params"),
                 progress=False,
+                chat_template=task.get("chat_template"),
             )
             out[task["name"]] = _headline(result)
         return out
@@ -304,6 +305,7 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
                 params=task.get("params"),
                 batch_size=ev["batch_size"],
                 generations_path=str(work / f"{label}-{name}.jsonl"),
+                chat_template=task.get("chat_template"),
             )
             rows.append(
                 {

@@ -3,7 +3,9 @@
 The context is the ``fill_in_the_blank`` template's ``context`` slot as it is (the blank is
 the word after it) and the prompt is the context itself, so the model completes the last
 word. The metric is the share of records whose first generated word equals the continuation
-after normalisation (case, punctuation, simple stemming).
+after normalisation (case, punctuation, simple stemming). The passage is given as plain text,
+not in a chat template: this is language modelling, and an instruct model in its chat
+template replies to a passage instead of continuing it (``chat_template`` overrides it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ClozeTask:
     mode = "generate"
     description = 'Last-word prediction JSONL {"context", "continuation"} (LAMBADA); accuracy.'
     params_schema = PROMPT_PARAMS_SCHEMA
+    chat_template = False  # a passage is continued, not answered
 
     def read(
         self, path: str, split: str | None = None, prompt: str | None = None

@@ -105,6 +105,8 @@ def test_template_mode_reports_alignment_and_exact(tiny_model, fake_plugin, tmp_
         (["--task", "squad"], "--data"),
         (["--template", "document_qa", "--data", "x"], "--data applies to --task"),
         (["--task", "squad", "--data", "missing.json"], "no such file"),
+        (["--task", "squad", "--data", "x", "--chat-template", "maybe"], "true, false or auto"),
+        (["--template", "document_qa", "--chat-template", "false"], "applies to --task"),
     ],
 )
 def test_bad_options_are_clear_errors(args, message):

@@ -207,6 +207,34 @@ def test_chat_models_get_the_chat_template_without_added_special_tokens(
     assert task.seen == expected
 
 
+def test_a_completion_task_gets_plain_prompts_and_the_argument_overrides_it(
+    tiny_chat_model, fake_plugin, monkeypatch
+):
+    copy, _ = fake_plugin
+    task = plugins.registry().get("tasks", "copy")
+    model, tokenizer = load_reference(tiny_chat_model)
+    records = list(task.read(str(copy)))
+
+    def expected(chat):
+        texts = [format_prompt(tokenizer, r.prompt, chat=chat) for r in records]
+        return [cut_at(reference_greedy(model, tokenizer, t, 4, not chat), "\n") for t in texts]
+
+    monkeypatch.setattr(task, "chat_template", False, raising=False)
+    evaluate_task("copy", str(copy), str(tiny_chat_model), max_new_tokens=4, progress=False)
+    plain = task.seen
+    assert plain == expected(False)
+    evaluate_task(
+        "copy", str(copy), str(tiny_chat_model), max_new_tokens=4, progress=False,
+        chat_template=True,
+    )  # fmt: skip
+    assert task.seen == expected(True)
+    assert task.seen != plain
+
+
+def test_cloze_asks_for_plain_text():
+    assert plugins.registry().get("tasks", "cloze").chat_template is False
+
+
 def test_choice_task_gets_per_choice_logprobs_and_alignment_of_the_chosen_option(
     tiny_model, fake_plugin, tmp_path
 ):

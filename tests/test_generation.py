@@ -118,13 +118,59 @@ def test_failing_template_leaves_nothing_behind(install_fake, tmp_path):
     assert list(tmp_path.iterdir()) == [tmp_path / "site"]
 
 
+def test_failure_in_a_later_chunk_with_workers_writing_stops_cleanly(install_fake, tmp_path):
+    install_fake(
+        "cookbook-template-rare",
+        "rare",
+        """
+        from cookbook import hookimpl, template
+
+        def rule(slots):
+            if slots["n"] == 0:
+                raise ValueError("bad sample")
+            return "x"
+
+        @template(prompt="{n}", rule=rule)
+        def rare(rng, tokens):
+            return {"n": rng.randrange(4000)}
+
+        @hookimpl
+        def register_templates(register):
+            register(rare)
+        """,
+    )
+    out = tmp_path / "never.jsonl"
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(CookbookError, match="template 'rare' failed on sample") as error:
+            generate([Job("rare", 20_000, {})], 3, out, workers=workers)
+        messages.append(str(error.value))
+    # Under seed 3 the first bad sample is 10185, in the fifth chunk: earlier chunks were
+    # written (or waiting) in other workers when it failed.
+    assert messages[0] == messages[1]
+    assert "sample 10185" in messages[1]
+    assert list(tmp_path.iterdir()) == [tmp_path / "site"]
+
+
+def test_workers_write_interleaved_templates_byte_identically(echo_plugin, tmp_path):
+    registry = plugins.registry()
+    jobs = [
+        Job("document_qa", 3000, registry.get("templates", "document_qa").resolve()),
+        Job("echo", 2500, registry.get("templates", "echo").resolve({"length": 3})),
+    ]
+    one, three = tmp_path / "w1.jsonl", tmp_path / "w3.jsonl"
+    assert generate(jobs, 4, one, workers=1) == 5500
+    assert generate(jobs, 4, three, workers=3) == 5500
+    assert one.read_bytes() == three.read_bytes()
+
+
 def test_parquet_holds_the_same_records(tmp_path):
     pytest.importorskip("pyarrow")
     from cookbook.samples import read_samples
 
     jsonl, parquet = tmp_path / "s.jsonl", tmp_path / "s.parquet"
-    generate(_jobs(300), 5, jsonl, workers=1)
-    generate(_jobs(300), 5, parquet, workers=2, fmt="parquet")
+    generate(_jobs(3000), 5, jsonl, workers=1)
+    generate(_jobs(3000), 5, parquet, workers=2, fmt="parquet")
     assert list(read_samples(parquet)) == list(read_samples(jsonl))
 
 

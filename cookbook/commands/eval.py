@@ -71,6 +71,13 @@ def eval_command(
         Path | None, typer.Option("--output", "-o", help="Write generations (JSONL: id, output).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    chat_template: Annotated[
+        str | None,
+        typer.Option(
+            help="Wrap prompts in the chat template: true, false or auto (when the tokenizer "
+            "has one). Default: as the task asks, else as the adapter was trained."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate MODEL (plus an adapter) on a task's real data, or on a template's rule."""
     from cookbook.evaluation import evaluate_task, evaluate_template
@@ -93,6 +100,7 @@ def eval_command(
             max_new_tokens=max_new_tokens,
             generations_path=output,
             progress=progress,
+            chat_template=_chat_setting(chat_template),
         )
     else:
         for option, value in (("--data", data), ("--split", split), ("--limit", limit)):
@@ -100,6 +108,8 @@ def eval_command(
                 raise CookbookError(f"{option} applies to --task, not --template (use -n)")
         if max_new_tokens is not None:
             raise CookbookError("--max-new-tokens applies to --task, not --template")
+        if chat_template is not None:
+            raise CookbookError("--chat-template applies to --task, not --template")
         result = evaluate_template(
             template,
             model,
@@ -122,3 +132,13 @@ def eval_command(
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+
+
+def _chat_setting(value: str | None) -> bool | str | None:
+    """``--chat-template`` as the evaluation takes it: True, False, "auto" or None."""
+    if value is None:
+        return None
+    settings = {"true": True, "false": False, "auto": "auto"}
+    if value.lower() not in settings:
+        raise CookbookError(f"--chat-template must be true, false or auto, not {value!r}")
+    return settings[value.lower()]
