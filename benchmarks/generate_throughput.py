@@ -126,7 +126,7 @@ def main() -> None:
     print(f"speedup {cores} workers vs loop             {loop_wall / all_wall:.2f}x")
     print(
         f"cpu us/sample                            loop {1e6 * loop_cpu / n:.1f}, "
-        f"1 worker {1e6 * one_cpu_s / n:.1f}"
+        f"1 worker on 1 core {1e6 * one_cpu_s / n:.1f}, free {1e6 * best['one_free'][1] / n:.1f}"
     )
     print(f"same bytes 1 vs {cores} workers                {one_hash == all_hash}")
 

@@ -234,9 +234,17 @@ def _write_serially(
     writer: _Writer,
     on_progress: Callable[[int], None] | None,
 ) -> int:
-    """Write rendered chunks in order on a thread (the GIL is released while writing), so
-    rendering the next chunk overlaps writing this one; at most two chunks wait."""
+    """Write rendered chunks in order. With a spare core they are written on a thread (the
+    GIL is released while writing), so rendering the next chunk overlaps writing this one, at
+    most two chunks waiting; on a single core the thread only adds switching, so not there."""
     written = 0
+    if default_workers() == 1:
+        for data, n in results:
+            writer.write(data)
+            written += n
+            if on_progress:
+                on_progress(n)
+        return written
     with ThreadPoolExecutor(1) as io:
         pending: deque[Future[None]] = deque()
         for data, n in results:
