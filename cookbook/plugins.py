@@ -52,6 +52,7 @@ def _info(ep: EntryPoint) -> PluginInfo:
         name=ep.name,
         version=dist.version if dist else "unknown",
         distribution=dist.metadata["Name"] if dist else "unknown",
+        module=ep.module,
     )
 
 
@@ -78,7 +79,7 @@ def load(extra: dict[str, Any] | None = None) -> tuple[Registry, pluggy.PluginMa
             info.status = _describe(exc)
         registry.plugins.append(info)
     for name, module in (extra or {}).items():
-        info = PluginInfo(name=name, version="0", distribution=name)
+        info = PluginInfo(name=name, version="0", distribution=name, module=module.__name__)
         registry.plugins.append(info)
         found.append((info, module))
     for info, module in found:

@@ -20,6 +20,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     components: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     status: str = "ok"
+    module: str = ""  # the module its entry point names
 
     def as_json(self) -> dict[str, Any]:
         """The ``list-plugins --json`` object."""

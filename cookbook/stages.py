@@ -13,11 +13,19 @@ from typing import Any
 
 from cookbook import __version__, plugins
 from cookbook.errors import CookbookError
-from cookbook.runner import Stage, StageResult, file_digest
+from cookbook.runner import Stage, StageResult, file_digest, source_digest
 
 
 def _version(kind: str, name: str) -> str:
-    return plugins.registry().plugin_of(kind, name).version
+    """The component's plugin version and the hash of its source, so edits re-run stages."""
+    info = plugins.registry().plugin_of(kind, name)
+    digest = source_digest(info.module) if info.module else ""
+    return f"{info.version}+{digest}" if digest else info.version
+
+
+def _code_version() -> str:
+    """Cookbook's version and the hash of its source."""
+    return f"{__version__}+{source_digest('cookbook')}"
 
 
 def _template_inputs(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,7 +64,7 @@ def build_stages(config: dict[str, Any]) -> list[Stage]:
                     "templates": _template_inputs(config),
                     "tasks": _task_inputs(config),
                     "score": config["score"],
-                    "cookbook": __version__,
+                    "cookbook": _code_version(),
                 },
                 lambda work, up: _score(config, work),
             )
@@ -87,7 +95,7 @@ def build_stages(config: dict[str, Any]) -> list[Stage]:
                     "generate": {k: v for k, v in config["generate"].items() if k != "workers"},
                     "seed": config["seed"],
                     "token_space": config["token_space"],
-                    "cookbook": __version__,
+                    "cookbook": _code_version(),
                 },
                 lambda work, up: _generate(config, work, up),
                 after,
@@ -119,7 +127,7 @@ def build_stages(config: dict[str, Any]) -> list[Stage]:
                     "templates": _template_inputs(config),
                     "tasks": _task_inputs(config),
                     "seed": config["seed"],
-                    "cookbook": __version__,
+                    "cookbook": _code_version(),
                 },
                 lambda work, up: _evaluate(config, work, up),
                 after,

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from cookbook import pipeline as runner
+from cookbook import plugins
 from cookbook.config import load_pipeline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pipeline"
@@ -72,6 +73,23 @@ def test_changed_input_reruns_only_that_stage(tmp_path):
     assert [cached for _, _, cached in runner.plan(changed)] == [False]
     runner.run(changed)
     assert len(list((tmp_path / "out" / "stages").glob("generate-*"))) == 2
+
+
+def test_editing_a_template_plugin_reruns_its_stages(install_fake, tmp_path):
+    from tests.conftest import ECHO_PLUGIN
+
+    site = install_fake("cookbook-template-echo", "echo", ECHO_PLUGIN)
+    path = write(tmp_path / "run", BASIC.replace("  - retrieval\n", "  - echo\n"))
+    runner.run(load_pipeline(path))
+    assert all(cached for _, _, cached in runner.plan(load_pipeline(path)))
+    module = site / "cookbook_template_echo_plugin.py"
+    module.write_text(module.read_text().replace("Echo: {words}", "Repeat: {words}"))
+    sys.modules.pop(module.stem)  # as a new process would import it
+    plugins.reset()
+    assert [cached for _, _, cached in runner.plan(load_pipeline(path))] == [False]
+    runner.run(load_pipeline(path))
+    samples = (tmp_path / "run" / "out" / "samples.jsonl").read_text()
+    assert '"prompt":"Repeat: ' in samples and '"prompt":"Echo: ' not in samples
 
 
 def test_score_mix_generate_with_file_and_alignment_scores(tmp_path):
