@@ -208,8 +208,9 @@ def _component_errors(data: dict[str, Any], registry: Registry, base: Path) -> l
             continue
         task_names.append(task.get("name"))
         check("tasks", task.get("type"), ("tasks", i, "type"))
-        if isinstance(task.get("path"), str) and not (base / task["path"]).exists():
-            errors.append((("tasks", i, "path"), f"no such file or folder: {base / task['path']}"))
+        for key in ("path", "dev_path"):
+            if isinstance(task.get(key), str) and not (base / task[key]).exists():
+                errors.append(((("tasks", i, key)), f"no such file or folder: {base / task[key]}"))
     if len(set(task_names)) != len(task_names):
         errors.append((("tasks",), "task names must be unique"))
     mix = data.get("mix")
@@ -265,6 +266,8 @@ def resolve(data: dict[str, Any], base: Path) -> dict[str, Any]:
         entry["params"] = registry.get("templates", entry["name"]).resolve(entry.get("params"))
     for task in config.get("tasks") or []:
         task["path"] = str((base / task["path"]).resolve())
+        if "dev_path" in task:
+            task["dev_path"] = str((base / task["dev_path"]).resolve())
         task.setdefault("params", {})
     if "mix" in config:
         config["mix"].setdefault("scores", "alignment")

@@ -156,13 +156,15 @@ def evaluate_task(
     generations_path: str | Path | None = None,
     progress: bool = True,
     chat_template: bool | str | None = None,
+    skip: int = 0,
 ) -> dict[str, Any]:
     """The task's metrics for ``model`` (plus ``adapter``) on the data at ``data``, with the
     alignment statistic of the model's outputs (for choice tasks, of the chosen option).
 
     Prompts go in the chat template as ``chat_template`` says; when it is None, as the task
     asks (its ``chat_template`` attribute: a completion task such as next-word prediction
-    sets False), else as the adapter was trained (chat when the tokenizer has a template)."""
+    sets False), else as the adapter was trained (chat when the tokenizer has a template).
+    The first ``skip`` records are passed over, then ``limit`` are evaluated."""
     registry = plugins.registry()
     task_obj = registry.get("tasks", task)
     template = registry.get("templates", task_obj.template)
@@ -170,7 +172,8 @@ def evaluate_task(
     if mode not in ("generate", "choice"):
         raise CookbookError(f"task {task!r}: mode must be 'generate' or 'choice', not {mode!r}")
     read_params = _task_params(task_obj, params)
-    records = list(islice(task_obj.read(data, split=split, **read_params), limit))
+    stop = None if limit is None else skip + limit
+    records = list(islice(task_obj.read(data, split=split, **read_params), skip, stop))
     if not records:
         raise CookbookError(f"task {task!r}: {data}: no records to evaluate")
     if mode == "choice":

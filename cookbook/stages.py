@@ -8,6 +8,7 @@ stage folder.
 from __future__ import annotations
 
 import json
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,31 @@ def _template_inputs(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _task_inputs(config: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {**t, "data": file_digest(t["path"]), "version": _version("tasks", t["type"])}
-        for t in config.get("tasks") or []
-    ]
+    inputs = []
+    for t in config.get("tasks") or []:
+        entry = {**t, "data": file_digest(t["path"]), "version": _version("tasks", t["type"])}
+        if "dev_path" in t:
+            entry["dev_data"] = file_digest(t["dev_path"])
+        inputs.append(entry)
+    return inputs
+
+
+def _dev_data(task: dict[str, Any]) -> tuple[str, str | None, int]:
+    """(path, split, records to skip) of a task's development data: its ``dev_path``,
+    ``dev_split`` and ``dev_skip``, else the evaluation data itself."""
+    return (
+        task.get("dev_path", task["path"]),
+        task.get("dev_split", task.get("split")),
+        task.get("dev_skip", 0),
+    )
 
 
 def _task_records(task: dict[str, Any], limit: int | None) -> list[Any]:
     component = plugins.registry().get("tasks", task["type"])
+    path, split, skip = _dev_data(task)
     records = []
-    for record in component.read(task["path"], task.get("split"), **task.get("params", {})):
+    read = component.read(path, split, **task.get("params", {}))
+    for record in islice(read, skip, None):
         records.append(record)
         if limit and len(records) >= limit:
             break
@@ -194,7 +210,12 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
     tasks = config["tasks"]
     samples = min(config.get("generate", {}).get("samples", 500), 500)
 
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
     def train_one(template: str) -> str:
+        console.print(f"proxy run: training on {template} alone")
         entry = next(t for t in config["templates"] if t["name"] == template)
         folder = work / "proxy" / template
         data = folder / "samples.jsonl"
@@ -210,17 +231,20 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
         return str(folder / "model")
 
     def evaluate(adapter: str | None) -> dict[str, float]:
+        tuned = f"the model tuned on {Path(adapter).parent.name}" if adapter else "the base model"
+        console.print(f"proxy run: {tuned} on the development records of {len(tasks)} tasks")
         out = {}
         for task in tasks:
+            path, split, skip = _dev_data(task)
             result = evaluate_task(
                 task["type"],
-                task["path"],
+                path,
                 config["model"],
                 adapter,
-                split=task.get("split"),
+                split=split,
+                skip=skip,
                 limit=task.get("dev_limit", 100),
                 params=task.get("params"),
-                progress=False,
                 chat_template=task.get("chat_template"),
             )
             out[task["name"]] = _headline(result)

@@ -192,6 +192,20 @@ def test_limit_and_prompt_parameter_reach_the_task(tiny_model, fake_plugin):
     assert len(plugins.registry().get("tasks", "copy").seen) == 2
 
 
+def test_skip_passes_over_the_first_records(tiny_model, fake_plugin, tmp_path):
+    copy, _ = fake_plugin
+    out = tmp_path / "g.jsonl"
+    result = evaluate_task(
+        "copy", str(copy), str(tiny_model), skip=1, limit=2, generations_path=out,
+        progress=False,
+    )  # fmt: skip
+    records = list(plugins.registry().get("tasks", "copy").read(str(copy)))
+    assert result["n"] == 2
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [
+        r.id for r in records[1:3]
+    ]
+
+
 def test_chat_models_get_the_chat_template_without_added_special_tokens(
     tiny_chat_model, fake_plugin
 ):

@@ -88,6 +88,11 @@ BAD = [
         [":10: tasks[0].path: no such file or folder"],
     ),
     (
+        "missing development data",
+        GOOD + "tasks:\n  - {name: qa, type: squad, path: pipeline.yaml, dev_path: nope.json}\n",
+        [":10: tasks[0].dev_path: no such file or folder"],
+    ),
+    (
         "unknown task",
         GOOD + "tasks:\n  - {name: qa, type: squadd, path: pipeline.yaml}\n",
         ["tasks[0].type: unknown task 'squadd'; did you mean 'squad'?"],

@@ -92,6 +92,19 @@ def test_editing_a_template_plugin_reruns_its_stages(install_fake, tmp_path):
     assert '"prompt":"Repeat: ' in samples and '"prompt":"Echo: ' not in samples
 
 
+def test_development_records_come_from_dev_path_after_dev_skip(tmp_path):
+    from cookbook.stages import _task_records
+
+    write(tmp_path, BASIC)
+    squad = str(tmp_path / "tiny_squad.json")
+    task = {"name": "qa", "type": "squad", "path": "unused.json", "params": {}}
+    every = _task_records({**task, "dev_path": squad}, None)
+    assert len(every) >= 3
+    skipped = _task_records({**task, "dev_path": squad, "dev_skip": 1}, 2)
+    assert [r.id for r in skipped] == [r.id for r in every[1:3]]
+    assert [r.id for r in _task_records({**task, "path": squad}, 2)] == [r.id for r in every[:2]]
+
+
 def test_score_mix_generate_with_file_and_alignment_scores(tmp_path):
     text = BASIC.replace("samples: 40", "samples: 30") + textwrap.dedent("""\
         tasks:
