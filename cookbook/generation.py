@@ -325,9 +325,10 @@ def _write_in_workers(
                 if on_progress:
                     on_progress(n)
         except BaseException:
-            with ready:  # release any worker waiting for a chunk that will never come
-                abort.value = 1
+            abort.value = 1  # release any worker waiting for a chunk that will never come
+            if ready.acquire(timeout=5):  # not held forever even by a worker killed holding it
                 ready.notify_all()
+                ready.release()
             for future in pending:
                 future.cancel()
             raise
