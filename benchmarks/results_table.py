@@ -34,7 +34,9 @@ def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
     config = yaml.safe_load((run / "pipeline.yaml").read_text())
     task = next(t for t in config["tasks"] if t["name"] == row["name"])
     generations = run / stage["folder"] / f"{row['model']}-{row['name']}.jsonl"
-    outputs = [json.loads(line)["output"] for line in generations.read_text().splitlines()]
+    lines = [json.loads(line) for line in generations.read_text().splitlines()]
+    # choice tasks are scored from each option's log-likelihood, generation tasks from the text
+    outputs = [line.get("loglikelihoods", line["output"]) for line in lines]
     if len(outputs) < n:
         raise SystemExit(f"{generations}: {len(outputs)} generations, fewer than {n}")
     component = registry().get("tasks", task["type"])
