@@ -75,10 +75,8 @@ def test_changed_input_reruns_only_that_stage(tmp_path):
     assert len(list((tmp_path / "out" / "stages").glob("generate-*"))) == 2
 
 
-def test_editing_a_template_plugin_reruns_its_stages(install_fake, tmp_path):
-    from tests.conftest import ECHO_PLUGIN
-
-    site = install_fake("cookbook-template-echo", "echo", ECHO_PLUGIN)
+def test_editing_a_template_plugin_reruns_its_stages(echo_plugin, tmp_path):
+    site = echo_plugin
     path = write(tmp_path / "run", BASIC.replace("  - retrieval\n", "  - echo\n"))
     runner.run(load_pipeline(path))
     assert all(cached for _, _, cached in runner.plan(load_pipeline(path)))
