@@ -210,7 +210,7 @@ def _component_errors(data: dict[str, Any], registry: Registry, base: Path) -> l
         check("tasks", task.get("type"), ("tasks", i, "type"))
         for key in ("path", "dev_path"):
             if isinstance(task.get(key), str) and not (base / task[key]).exists():
-                errors.append(((("tasks", i, key)), f"no such file or folder: {base / task[key]}"))
+                errors.append((("tasks", i, key), f"no such file or folder: {base / task[key]}"))
     if len(set(task_names)) != len(task_names):
         errors.append((("tasks",), "task names must be unique"))
     mix = data.get("mix")

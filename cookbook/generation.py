@@ -1,7 +1,8 @@
 """Streaming generation: samples of several templates, interleaved, written in chunks.
 
 The output is a function of (seed, templates, params, counts, token space) alone: chunks are
-produced in parallel but written in order, so any worker count gives the same bytes.
+produced in parallel, each at its place in the file (JSONL: workers write their own chunks at
+offsets handed over in chunk order), so any worker count gives the same bytes.
 """
 
 from __future__ import annotations
@@ -259,10 +260,16 @@ def _write_serially(
     return written
 
 
+def _context() -> Any:
+    """The multiprocessing context: fork where there is one (workers inherit the vocabulary)."""
+    import multiprocessing
+
+    return get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
 def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Any:
-    method = "fork" if "fork" in _start_methods() else "spawn"
     return ProcessPoolExecutor(
-        workers, mp_context=get_context(method), initializer=initializer, initargs=initargs
+        workers, mp_context=_context(), initializer=initializer, initargs=initargs
     )
 
 
@@ -303,27 +310,28 @@ def _write_in_workers(
     condition), then writes with ``pwrite`` outside the lock, so writing runs in parallel
     and only the offset hand-over is serial. Chunks are handed out in order, so the worker
     holding the next chunk to take an offset never waits on another: no deadlock."""
-    method = "fork" if "fork" in _start_methods() else "spawn"
-    context = get_context(method)
+    context = _context()
     ready = context.Condition()
     turn, offset, abort = (context.Value("q", 0, lock=False) for _ in range(3))
     shared = (ready, turn, offset, abort, str(path))
     written = 0
+
+    def finish(future: Future[int]) -> None:
+        nonlocal written
+        n = future.result()
+        written += n
+        if on_progress:
+            on_progress(n)
+
     with _pool(workers, _init_writer, (list(jobs), seed, token_space, *shared)) as pool:
         pending: deque[Future[int]] = deque()
         try:
             for number, chunk in enumerate(todo):
                 pending.append(pool.submit(_render_and_write, number, chunk))
                 if len(pending) >= 2 * workers:
-                    n = pending.popleft().result()
-                    written += n
-                    if on_progress:
-                        on_progress(n)
+                    finish(pending.popleft())
             while pending:
-                n = pending.popleft().result()
-                written += n
-                if on_progress:
-                    on_progress(n)
+                finish(pending.popleft())
         except BaseException:
             abort.value = 1  # release any worker waiting for a chunk that will never come
             if ready.acquire(timeout=5):  # not held forever even by a worker killed holding it
@@ -367,9 +375,3 @@ def _render_and_write(number: int, chunk: Chunk) -> int:
         done = os.pwrite(_fd, view, start)
         view, start = view[done:], start + done
     return count
-
-
-def _start_methods() -> list[str]:
-    import multiprocessing
-
-    return multiprocessing.get_all_start_methods()
