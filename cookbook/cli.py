@@ -64,24 +64,31 @@ def _plugin_commands() -> None:
                 info.status = f"error: {type(exc).__name__}: {exc}"
 
 
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C
+
+
 def main() -> None:
     """Entry point: run the CLI, turning ``CookbookError`` into one clear message."""
     try:
         if not (len(sys.argv) > 1 and sys.argv[1] in ("--help", "--version", "-h")):
             _plugin_commands()
-        app(standalone_mode=False)
+        # Without standalone mode typer returns the exit code of an Exit (130 for Ctrl-C,
+        # which it turns into one) instead of raising it; commands themselves return None.
+        code = app(standalone_mode=False)
+        if code == INTERRUPTED:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except CookbookError as exc:
         err_console.print(
             f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
         )
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         err_console.print("[yellow]Interrupted.[/]")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
     except Exception as exc:  # click usage errors and the like
         import click
 

@@ -91,3 +91,25 @@ def test_bad_input_is_one_clear_line_without_traceback(tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_ctrl_c_during_generate_says_so_and_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "big.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cookbook", "generate", "document_qa", "-n", "20000000",
+         "-o", str(out), "--workers", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    partial = tmp_path / "big.jsonl.partial"
+    deadline = time.monotonic() + 60
+    while not (partial.exists() and partial.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert partial.exists(), "generation did not start writing"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Interrupted." in stderr
+    assert list(tmp_path.iterdir()) == []
