@@ -34,6 +34,16 @@ class TokenRuns:
     starts: Any
     ends: Any
 
+    def run_ids(self) -> Any:
+        """The runs' token ids one run after another (a flat numpy array)."""
+        import numpy as np
+
+        starts, ends = np.asarray(self.starts), np.asarray(self.ends)
+        lengths = ends - starts
+        before = np.zeros(len(lengths), dtype=np.int64)  # ids of the runs before each run
+        np.cumsum(lengths[:-1], out=before[1:])
+        return np.asarray(self.ids)[np.repeat(starts - before, lengths) + np.arange(lengths.sum())]
+
 
 def _escape(text: str) -> str:
     """``text`` as it appears inside a JSON string written by ``json.dumps``."""
@@ -165,9 +175,8 @@ def _runs_text(runs: TokenRuns, tokens: TokenSpace, n: int, where: str) -> list[
     cumulative = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=cumulative[1:])
     tiling = n and starts[0] == 0 and ends[-1] == len(ids) and (starts[1:] == ends[:-1]).all()
-    if not tiling:  # gather the runs' tokens, run after run
-        total = int(cumulative[-1])
-        ids = ids[np.repeat(starts - cumulative[:-1], lengths) + np.arange(total)]
+    if not tiling:
+        ids = runs.run_ids()
     pieces = tokens.escaped_spaced[ids]
     present = lengths > 0
     last = cumulative[1:][present] - 1

@@ -87,8 +87,6 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("[yellow]Interrupted.[/]")
         sys.exit(INTERRUPTED)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and the like
         import click
 

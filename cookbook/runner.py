@@ -7,7 +7,6 @@ a stage may resume from what its partial folder holds (the trainer's checkpoints
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib.util
 import json
@@ -56,11 +55,12 @@ def stage_hash(stage: Stage, upstream: dict[str, StageResult]) -> str:
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
 
 
-def file_digest(path: str | Path) -> str:
-    """Content hash of a file, or of every file under a folder (names included)."""
+def file_digest(path: str | Path, pattern: str = "*") -> str:
+    """Content hash of a file, or of every file under a folder whose name matches ``pattern``
+    (names included)."""
     path = Path(path)
     digest = hashlib.sha256()
-    targets = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    targets = sorted(p for p in path.rglob(pattern) if p.is_file()) if path.is_dir() else [path]
     for target in targets:
         digest.update(str(target.relative_to(path) if path.is_dir() else target.name).encode())
         with target.open("rb") as f:
@@ -73,29 +73,16 @@ def source_digest(module: str) -> str:
     """Content hash of the Python source behind ``module``: every ``.py`` file of its top-level
     package (a plugin's helpers included), or its own file for a single-file module; "" when
     it has none. Stage hashes include it, so editing a template's code re-runs its stages."""
-    top = module.partition(".")[0]
     try:
-        spec = importlib.util.find_spec(top)
+        spec = importlib.util.find_spec(module.partition(".")[0])
     except (ImportError, ValueError):
         return ""
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return ""
     origin = Path(spec.origin)
     if spec.submodule_search_locations:  # a package: all of its files
-        root = origin.parent
-        files = sorted(root.rglob("*.py"))
-    else:
-        root, files = origin.parent, [origin]
-    stats = tuple((str(f.relative_to(root)), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    return _digest_files(str(root), stats)
-
-
-@functools.lru_cache(maxsize=64)
-def _digest_files(root: str, stats: tuple[tuple[str, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for name, _, _ in stats:
-        digest.update(name.encode() + b"\0" + (Path(root) / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:12]
+        return file_digest(origin.parent, "*.py")
+    return file_digest(origin)
 
 
 def write_json_atomic(path: Path, value: Any) -> bool:

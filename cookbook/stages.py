@@ -59,13 +59,8 @@ def _dev_data(task: dict[str, Any]) -> tuple[str, str | None, int]:
 def _task_records(task: dict[str, Any], limit: int | None) -> list[Any]:
     component = plugins.registry().get("tasks", task["type"])
     path, split, skip = _dev_data(task)
-    records = []
     read = component.read(path, split, **task.get("params", {}))
-    for record in islice(read, skip, None):
-        records.append(record)
-        if limit and len(records) >= limit:
-            break
-    return records
+    return list(islice(read, skip, skip + limit if limit else None))
 
 
 def build_stages(config: dict[str, Any]) -> list[Stage]:

@@ -144,8 +144,7 @@ def document_qa_batch(
     if question_noise > 0:
         flips, bounds = rng.integers(1 << 32, span)
         others, _ = tokens.draw_batch(rng, span)
-        spans = ids[np.repeat(first - bounds[:-1], span) + np.arange(bounds[-1])]
-        noisy = np.where(flips < int(question_noise * (1 << 32)), others, spans)
+        noisy = np.where(flips < int(question_noise * (1 << 32)), others, question.run_ids())
         question = TokenRuns(noisy, bounds[:-1], bounds[1:])
     return {
         "document": TokenRuns(ids, offsets[:-1], offsets[1:]),

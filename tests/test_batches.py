@@ -173,3 +173,9 @@ def test_runs_may_be_empty_overlap_and_come_in_any_order():
     lines = maker.lines(0, 300)
     assert lines == [maker.line(i) for i in range(300)]
     assert any('"answer":""' in line for line in lines)
+
+
+def test_run_ids_lists_each_runs_ids_in_turn():
+    runs = TokenRuns(np.array([10, 11, 12, 13, 14]), np.array([3, 0, 2, 1]), np.array([5, 2, 2, 3]))
+    assert runs.run_ids().tolist() == [13, 14, 10, 11, 11, 12]
+    assert TokenRuns(np.array([1]), np.array([], int), np.array([], int)).run_ids().tolist() == []
