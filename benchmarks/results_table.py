@@ -29,6 +29,7 @@ def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
     """The row's metric on the task's first ``n`` records, from the saved generations."""
     import yaml
 
+    from cookbook.calibration import with_threshold
     from cookbook.plugins import registry
 
     config = yaml.safe_load((run / "pipeline.yaml").read_text())
@@ -39,6 +40,9 @@ def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
     outputs = [line.get("loglikelihoods", line["output"]) for line in lines]
     if len(outputs) < n:
         raise SystemExit(f"{generations}: {len(outputs)} generations, fewer than {n}")
+    threshold = row["result"].get("threshold")
+    if threshold is not None:  # a calibrated two-choice task decides with its fitted margin
+        outputs = with_threshold(outputs, threshold)
     component = registry().get("tasks", task["type"])
     records = component.read(task["path"], task.get("split"), **task.get("params", {}))
     return component.metric(list(islice(records, n)), outputs[:n])[row["metric"]]

@@ -100,6 +100,8 @@ def dataset_card(config: dict[str, Any], results: dict[str, StageResult]) -> str
         rows = []
         for (kind, name, metric), by_model in rows_by_key.items():
             base, tuned = by_model.get("base", {}), by_model.get("tuned", {})
+            if any("threshold" in row.get("result", {}) for row in by_model.values()):
+                metric += ", decision margin fitted on dev records"
             rows.append(
                 [
                     f"{name} ({kind})",

@@ -211,6 +211,15 @@ def _component_errors(data: dict[str, Any], registry: Registry, base: Path) -> l
         for key in ("path", "dev_path"):
             if isinstance(task.get(key), str) and not (base / task[key]).exists():
                 errors.append((("tasks", i, key), f"no such file or folder: {base / task[key]}"))
+        apart = "dev_path" in task or "dev_split" in task or task.get("dev_skip", 0)
+        if task.get("calibrate") and not apart:
+            errors.append(
+                (
+                    ("tasks", i, "calibrate"),
+                    "a threshold is fitted on development records apart from the evaluated"
+                    " ones: set dev_split, dev_path or dev_skip",
+                )
+            )
     if len(set(task_names)) != len(task_names):
         errors.append((("tasks",), "task names must be unique"))
     mix = data.get("mix")

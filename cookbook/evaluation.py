@@ -22,12 +22,15 @@ from typing import Any
 
 from cookbook import plugins
 from cookbook.alignment import alignment_scores, summarize
+from cookbook.calibration import DevData, check_two_choices, fit_threshold, with_threshold
 from cookbook.errors import CookbookError
 from cookbook.params import resolve_params
 from cookbook.text import normalize_tokens
 
 #: Bounds of the generation length derived from the gold answers (see ``token_budget``).
 MIN_NEW_TOKENS, MAX_NEW_TOKENS = 8, 512
+#: Metrics a task may report, most telling first; the first one reported is its main metric.
+HEADLINE_METRICS = ("f1", "accuracy", "follows_scheme", "em", "accuracy_norm")
 #: The file in which the ``lora`` trainer records its settings beside the adapter.
 TRAIN_CONFIG = "train_config.json"
 
@@ -157,6 +160,8 @@ def evaluate_task(
     progress: bool = True,
     chat_template: bool | str | None = None,
     skip: int = 0,
+    threshold: float | None = None,
+    dev: DevData | None = None,
 ) -> dict[str, Any]:
     """The task's metrics for ``model`` (plus ``adapter``) on the data at ``data``, with the
     alignment statistic of the model's outputs (for choice tasks, of the chosen option).
@@ -164,22 +169,27 @@ def evaluate_task(
     Prompts go in the chat template as ``chat_template`` says; when it is None, as the task
     asks (its ``chat_template`` attribute: a completion task such as next-word prediction
     sets False), else as the adapter was trained (chat when the tokenizer has a template).
-    The first ``skip`` records are passed over, then ``limit`` are evaluated."""
+    The first ``skip`` records are passed over, then ``limit`` are evaluated. A two-choice
+    task picks its first choice when that choice's log-likelihood margin is at least
+    ``threshold``, or a threshold fitted on the ``dev`` records (reported as ``threshold``)."""
     registry = plugins.registry()
     task_obj = registry.get("tasks", task)
     template = registry.get("templates", task_obj.template)
     mode = getattr(task_obj, "mode", "generate")
     if mode not in ("generate", "choice"):
         raise CookbookError(f"task {task!r}: mode must be 'generate' or 'choice', not {mode!r}")
+    if (threshold is not None or dev is not None) and mode != "choice":
+        raise CookbookError(f"task {task!r}: a decision threshold needs a choice task")
+    if threshold is not None and dev is not None:
+        raise CookbookError(f"task {task!r}: give a threshold or development data, not both")
     read_params = _task_params(task_obj, params)
-    stop = None if limit is None else skip + limit
-    records = list(islice(task_obj.read(data, split=split, **read_params), skip, stop))
-    if not records:
-        raise CookbookError(f"task {task!r}: {data}: no records to evaluate")
-    if mode == "choice":
-        for record in records:
-            if not record.choices or record.gold is None:
-                raise CookbookError(f"task {task!r}: record {record.id} has no choices or gold")
+    records = _read_records(task_obj, data, split, read_params, skip, limit)
+    dev_records = None
+    if dev is not None:
+        dev_records = _read_records(task_obj, dev.path, dev.split, read_params, dev.skip, dev.limit)
+    if threshold is not None or dev is not None:
+        for group in (records, dev_records or []):
+            check_two_choices(task, [r.id for r in group], [r.choices for r in group])
 
     if chat_template is None:
         chat_template = getattr(task_obj, "chat_template", None)
@@ -189,12 +199,17 @@ def evaluate_task(
         aligned: list[Any] = list(outputs)
         lines = [{"id": r.id, "output": o} for r, o in zip(records, outputs, strict=True)]
     else:
-        outputs = _choice_outputs(records, lm, batch_size, progress)
-        chosen = [_argmax(scores) for scores in outputs]
+        if dev_records is not None:
+            threshold = _fit_on_dev(task_obj, dev_records, lm, batch_size, progress)
+        loglikelihoods = _choice_outputs(records, lm, batch_size, progress)
+        outputs = loglikelihoods
+        if threshold is not None:
+            outputs = with_threshold(loglikelihoods, threshold)
+        chosen = [_argmax(values) for values in outputs]
         aligned = [r.choices[c].strip() for r, c in zip(records, chosen, strict=True)]
         lines = [
             {"id": r.id, "output": a, "chosen": c, "loglikelihoods": s}
-            for r, a, c, s in zip(records, aligned, chosen, outputs, strict=True)
+            for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
         ]
     metrics = task_obj.metric(records, outputs)
     scores = alignment_scores(
@@ -210,9 +225,49 @@ def evaluate_task(
         **{k: float(v) for k, v in metrics.items()},
         "alignment": summary.statistic,
         "alignment_ci": [summary.ci_low, summary.ci_high],
+        **({"threshold": threshold} if threshold is not None else {}),
         "model": model,
         "adapter": adapter,
     }
+
+
+def headline_metric(result: Mapping[str, Any]) -> str:
+    """The name of a task's main metric: the first of ``HEADLINE_METRICS`` it reports."""
+    for key in HEADLINE_METRICS:
+        if key in result:
+            return key
+    raise CookbookError(f"task {result.get('task')!r} reports none of {HEADLINE_METRICS}")
+
+
+def _read_records(
+    task: Any,
+    data: str,
+    split: str | None,
+    params: Mapping[str, Any],
+    skip: int,
+    limit: int | None,
+) -> list[Any]:
+    """Records ``skip`` to ``skip + limit`` of the task's data, checked for its mode."""
+    stop = None if limit is None else skip + limit
+    records = list(islice(task.read(data, split=split, **params), skip, stop))
+    if not records:
+        raise CookbookError(f"task {task.name!r}: {data}: no records to evaluate")
+    if getattr(task, "mode", "generate") == "choice":
+        for record in records:
+            if not record.choices or record.gold is None:
+                raise CookbookError(
+                    f"task {task.name!r}: record {record.id} has no choices or gold"
+                )
+    return records
+
+
+def _fit_on_dev(
+    task: Any, records: Sequence[Any], lm: EvalModel, batch_size: int, progress: bool
+) -> float:
+    """The decision threshold that maximises the task's main metric on development records."""
+    scores = _choice_outputs(records, lm, batch_size, progress, "calibrate on dev records")
+    key = headline_metric(task.metric(records, scores))
+    return fit_threshold(scores, lambda shifted: float(task.metric(records, shifted)[key]))
 
 
 def _generate_outputs(
@@ -241,7 +296,11 @@ def _generate_outputs(
 
 
 def _choice_outputs(
-    records: Sequence[Any], lm: EvalModel, batch_size: int, progress: bool
+    records: Sequence[Any],
+    lm: EvalModel,
+    batch_size: int,
+    progress: bool,
+    description: str = "eval choices",
 ) -> list[list[float]]:
     """Per record, the summed log-probability of each choice given the prompt."""
     from cookbook.inference import continuation_logprobs
@@ -252,7 +311,7 @@ def _choice_outputs(
         for choice in record.choices:
             pairs.append((context, lm.choice_text(choice)))
             owners.append(index)
-    with _progress("eval choices", len(pairs), progress) as advance:
+    with _progress(description, len(pairs), progress) as advance:
         logprobs = continuation_logprobs(
             lm.model,
             lm.tokenizer,

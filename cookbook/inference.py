@@ -184,7 +184,9 @@ def continuation_logprobs(
 ) -> list[float]:
     """Summed log-probability of each continuation given its context (both texts).
 
-    Over-long inputs keep their last tokens; an empty continuation scores 0.
+    Pairs whose tokens differ only in the last one (a context with one-token choices such as
+    Yes and No) share one forward pass. Over-long inputs keep their last tokens; an empty
+    continuation scores 0.
     """
     import torch
 
@@ -196,12 +198,17 @@ def continuation_logprobs(
         sequence = (head + tail)[-limit:]
         sequences.append(sequence)
         lengths.append(min(len(tail), len(sequence) - 1))
+    shared: dict[tuple[int, ...], list[int]] = {}
+    for i, sequence in enumerate(sequences):
+        shared.setdefault(tuple(sequence[:-1]), []).append(i)
+    groups = list(shared.values())
     keep_only = _takes_logits_to_keep(model)
     results = [0.0] * len(pairs)
-    for batch in length_batches([len(s) for s in sequences], batch_size):
-        longest = max(lengths[i] for i in batch)
+    for batch in length_batches([len(sequences[g[0]]) for g in groups], batch_size):
+        members = [groups[b] for b in batch]
+        longest = max(lengths[i] for group in members for i in group)
         if longest > 0:
-            ids, mask = left_pad([sequences[i] for i in batch], pad_id, model.device)
+            ids, mask = left_pad([sequences[g[0]] for g in members], pad_id, model.device)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             extra = {"logits_to_keep": longest + 1} if keep_only else {}
             with torch.inference_mode():
@@ -211,9 +218,12 @@ def continuation_logprobs(
                 logprobs = logits.float().log_softmax(-1)
                 targets = ids[:, -longest:].unsqueeze(-1)
                 token_logprobs = logprobs.gather(-1, targets).squeeze(-1).cpu()
-            for row, i in enumerate(batch):
-                if lengths[i]:
-                    results[i] = float(token_logprobs[row, -lengths[i] :].sum())
+                last = logprobs[:, -1].cpu()
+            for row, group in enumerate(members):
+                for i in group:
+                    if lengths[i]:
+                        before = token_logprobs[row, -lengths[i] : -1].sum()
+                        results[i] = float(before + last[row, sequences[i][-1]])
         if on_progress is not None:
-            on_progress(len(batch))
+            on_progress(sum(len(group) for group in members))
     return results

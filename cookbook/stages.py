@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cookbook import __version__, plugins
+from cookbook.calibration import DevData
 from cookbook.errors import CookbookError
 from cookbook.runner import Stage, StageResult, file_digest, source_digest
 
@@ -54,6 +55,14 @@ def _dev_data(task: dict[str, Any]) -> tuple[str, str | None, int]:
         task.get("dev_split", task.get("split")),
         task.get("dev_skip", 0),
     )
+
+
+def _calibration_data(task: dict[str, Any]) -> DevData | None:
+    """The development records on which a task with ``calibrate: true`` fits its threshold."""
+    if not task.get("calibrate"):
+        return None
+    path, split, skip = _dev_data(task)
+    return DevData(path, split, skip, task.get("dev_limit"))
 
 
 def _task_records(task: dict[str, Any], limit: int | None) -> list[Any]:
@@ -226,11 +235,16 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
         return str(folder / "model")
 
     def evaluate(adapter: str | None) -> dict[str, float]:
+        from cookbook.evaluation import headline_metric
+
         tuned = f"the model tuned on {Path(adapter).parent.name}" if adapter else "the base model"
         console.print(f"proxy run: {tuned} on the development records of {len(tasks)} tasks")
         out = {}
         for task in tasks:
             path, split, skip = _dev_data(task)
+            limit = task.get("dev_limit", 100)
+            # a calibrated task is scored with its threshold fitted on these same records
+            dev = DevData(path, split, skip, limit) if task.get("calibrate") else None
             result = evaluate_task(
                 task["type"],
                 path,
@@ -238,11 +252,12 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
                 adapter,
                 split=split,
                 skip=skip,
-                limit=task.get("dev_limit", 100),
+                limit=limit,
                 params=task.get("params"),
                 chat_template=task.get("chat_template"),
+                dev=dev,
             )
-            out[task["name"]] = _headline(result)
+            out[task["name"]] = float(result[headline_metric(result)])
         return out
 
     return proxy_matrix(
@@ -253,17 +268,6 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
         base=None,
         cache_dir=work / "proxy-cache",
     )
-
-
-HEADLINE_METRICS = ("f1", "accuracy", "follows_scheme", "em", "accuracy_norm")
-
-
-def _headline(result: dict[str, Any]) -> float:
-    """The task's main metric: the first of ``HEADLINE_METRICS`` it reports."""
-    for key in HEADLINE_METRICS:
-        if key in result:
-            return float(result[key])
-    raise CookbookError(f"task {result.get('task')!r} reports none of {HEADLINE_METRICS}")
 
 
 def _generate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) -> dict[str, Any]:
@@ -310,7 +314,12 @@ def _train(config: dict[str, Any], work: Path, up: dict[str, StageResult]) -> di
 
 
 def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) -> dict[str, Any]:
-    from cookbook.evaluation import evaluate_task, evaluate_template, plot_comparison
+    from cookbook.evaluation import (
+        evaluate_task,
+        evaluate_template,
+        headline_metric,
+        plot_comparison,
+    )
 
     ev = config["eval"]
     adapter = str(up["train"].folder / "model") if "train" in up else None
@@ -333,14 +342,15 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
                 batch_size=ev["batch_size"],
                 generations_path=str(work / f"{label}-{name}.jsonl"),
                 chat_template=task.get("chat_template"),
+                dev=_calibration_data(task),
             )
             rows.append(
                 {
                     "model": label,
                     "kind": "task",
                     "name": name,
-                    "metric": _metric_name(result),
-                    "value": _headline(result),
+                    "metric": headline_metric(result),
+                    "value": float(result[headline_metric(result)]),
                     "alignment": result.get("alignment"),
                     "result": _jsonable(result),
                 }
@@ -376,10 +386,6 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
     except CookbookError as exc:
         (work / "plot-skipped.txt").write_text(f"{exc}\n")
     return {"rows": rows, "plot": plot}
-
-
-def _metric_name(result: dict[str, Any]) -> str:
-    return next(k for k in HEADLINE_METRICS if k in result)
 
 
 def _jsonable(value: Any) -> Any:

@@ -4,7 +4,9 @@
 A dataset folder holds ``tableA.csv`` and ``tableB.csv`` (``id,<attributes>``) and one CSV
 per split (``ltable_id,rtable_id,label``). Each labelled pair becomes a record whose slots
 are the two rows serialised ``attribute: value`` (missing values written "nan"); the gold
-answer is Yes for label 1 and No for 0. Metric: precision, recall and F1 of Yes (0-100).
+answer is Yes for label 1 and No for 0, and the model's answer is the likelier of the two
+(or Yes above a log-likelihood margin fitted on the valid split: ``cookbook eval --calibrate``).
+Metric: precision, recall and F1 of Yes (0-100).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class DeepMatcherTask:
 
     name = "deepmatcher"
     template = "entity_matching"
-    mode = "generate"
+    mode = "choice"
     description = (
         "Entity matching in the DeepMatcher layout (tableA/tableB.csv plus split CSVs of"
         " ltable_id,rtable_id,label); F1 of the matching class."
@@ -132,12 +134,20 @@ class DeepMatcherTask:
             )
 
     def metric(self, records: Sequence[TaskRecord], outputs: Sequence[Any]) -> dict[str, float]:
-        """``f1``, ``precision`` and ``recall`` of Yes (0-100); an output saying neither Yes
-        nor No counts as No."""
+        """``f1``, ``precision`` and ``recall`` of Yes (0-100). An output is the log-likelihoods
+        of Yes and No (Yes when the first is at least the second) or a generated text (one
+        saying neither Yes nor No counts as No)."""
         check_outputs(self.name, list(records), list(outputs))
-        predicted = [parse_yes_no(str(output)) == "Yes" for output in outputs]
+        predicted = [_says_yes(output) for output in outputs]
         gold = [record.answers[0] == "Yes" for record in records]
         return _metrics(predicted, gold)
+
+
+def _says_yes(output: Any) -> bool:
+    if isinstance(output, list | tuple):
+        yes, no = output
+        return yes >= no
+    return parse_yes_no(str(output)) == "Yes"
 
 
 deepmatcher = DeepMatcherTask()

@@ -23,7 +23,7 @@ def dataset(tmp_path):
 def test_deepmatcher_is_registered_for_entity_matching():
     task = plugins.registry().get("tasks", "deepmatcher")
     assert task is deepmatcher
-    assert (task.template, task.mode) == ("entity_matching", "generate")
+    assert (task.template, task.mode) == ("entity_matching", "choice")
 
 
 def test_reads_the_test_split_by_default_into_serialised_records():

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from eval_helpers import FAKE_PLUGIN, SQUAD, one_thread, tiny_vocabulary, write_data  # noqa: E402
+from eval_helpers import FAKE_PLUGIN, FIXTURES, SQUAD, one_thread, tiny_vocabulary, write_data  # noqa: E402
 from tiny_llama import build_tiny_llama  # noqa: E402
 
 from cookbook import CookbookError  # noqa: E402
@@ -86,6 +86,16 @@ def test_choice_task_json_reports_accuracy(tiny_model, fake_plugin):
     assert 0 <= result["alignment"] <= 1
 
 
+def test_deepmatcher_fits_its_threshold_on_another_split(tiny_model):
+    fixture = str(FIXTURES / "deepmatcher")
+    result = run_json(
+        "--task", "deepmatcher", "--data", fixture, "--model", tiny_model,
+        "--calibrate-split", "train",
+    )  # fmt: skip
+    assert result["n"] == 4 and "threshold" in result
+    assert {"f1", "precision", "recall"} <= result.keys()
+
+
 def test_template_mode_reports_alignment_and_exact(tiny_model, fake_plugin, tmp_path):
     out = tmp_path / "t.jsonl"
     result = run_json(
@@ -107,6 +117,22 @@ def test_template_mode_reports_alignment_and_exact(tiny_model, fake_plugin, tmp_
         (["--task", "squad", "--data", "missing.json"], "no such file"),
         (["--task", "squad", "--data", "x", "--chat-template", "maybe"], "true, false or auto"),
         (["--template", "document_qa", "--chat-template", "false"], "applies to --task"),
+        (["--template", "document_qa", "--threshold", "1"], "--threshold applies to --task"),
+        (["--task", "deepmatcher", "--data", "x", "--calibrate-limit", "5"], "--calibrate-split"),
+        (["--task", "deepmatcher", "--data", "x", "--calibrate-data", "x"], "evaluated records"),
+        (
+            [
+                "--task",
+                "deepmatcher",
+                "--data",
+                "x",
+                "--split",
+                "valid",
+                "--calibrate-split",
+                "valid",
+            ],
+            "evaluated records",
+        ),
     ],
 )
 def test_bad_options_are_clear_errors(args, message):

@@ -24,6 +24,7 @@ from tiny_llama import build_tiny_llama  # noqa: E402
 
 from cookbook import CookbookError, plugins  # noqa: E402
 from cookbook.alignment import alignment_scores, summarize  # noqa: E402
+from cookbook.calibration import DevData, fit_threshold  # noqa: E402
 from cookbook.evaluation import (  # noqa: E402
     evaluate_task,
     evaluate_template,
@@ -111,6 +112,22 @@ def test_choice_logprobs_match_a_direct_computation(tiny_model):
         direct = reference_logprob(model, tokenizer, context, continuation, True)
         assert value == pytest.approx(direct, abs=1e-4)
     assert all(v < 0 for v in batched)
+
+
+def test_choices_differing_in_their_last_token_share_one_forward_pass(tiny_model):
+    model, tokenizer = load_reference(tiny_model)
+    pairs = [(f"pick {w} answer", f" {c}") for w in ("w1", "w2 w3") for c in ("w4", "w5", "w6")]
+    pairs += [("pick w1 answer", " w4 w5"), ("copy w7 to", " w7")]
+    rows = []
+    hook = model.register_forward_pre_hook(
+        lambda module, args, kwargs: rows.append(len(kwargs["input_ids"])), with_kwargs=True
+    )
+    batched = continuation_logprobs(model, tokenizer, pairs, batch_size=8)
+    hook.remove()
+    assert sum(rows) == 4  # one row per context for its one-token choices, two others alone
+    for (context, continuation), value in zip(pairs, batched, strict=True):
+        direct = reference_logprob(model, tokenizer, context, continuation, True)
+        assert value == pytest.approx(direct, abs=1e-4)
 
 
 def test_answers_are_cut_at_the_stop_text_after_leading_blanks():
@@ -277,6 +294,52 @@ def test_choice_task_gets_per_choice_logprobs_and_alignment_of_the_chosen_option
     assert [line["output"] for line in lines] == picked
     assert [line["chosen"] for line in lines] == chosen
     assert [line["id"] for line in lines] == [r.id for r in records]
+
+
+TWO_CHOICES = "w1 w2 0\nw4 w5 1\nw7 w8 0\nw10 w11 1\nw3 w6 0\nw9 w0 1\nw2 w8 0\nw5 w11 1\n"
+
+
+def test_a_threshold_fitted_on_development_records_decides_two_choice_records(
+    tiny_model, fake_plugin, tmp_path
+):
+    dev, test = tmp_path / "dev.txt", tmp_path / "test.txt"
+    dev.write_text(TWO_CHOICES)
+    test.write_text("\n".join(reversed(TWO_CHOICES.splitlines())) + "\n")
+    task = plugins.registry().get("tasks", "pick")
+    records = {name: list(task.read(str(path))) for name, path in (("dev", dev), ("test", test))}
+    raw = {}
+    for name in ("dev", "test"):
+        evaluate_task("pick", str(tmp_path / f"{name}.txt"), tiny_model, progress=False)
+        raw[name] = task.seen
+
+    def accuracy(scores):
+        return task.metric(records["dev"], scores)["accuracy"]
+
+    out = tmp_path / "out.jsonl"
+    result = evaluate_task(
+        "pick", str(test), tiny_model, dev=DevData(str(dev)), generations_path=out, progress=False
+    )
+    threshold = fit_threshold(raw["dev"], accuracy)
+    assert result["threshold"] == threshold
+    chosen = [0 if yes - no >= threshold else 1 for yes, no in raw["test"]]
+    expected = [c == r.gold for c, r in zip(chosen, records["test"], strict=True)]
+    assert result["accuracy"] == pytest.approx(100 * sum(expected) / len(expected))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["chosen"] for line in lines] == chosen
+    assert [line["loglikelihoods"] for line in lines] == raw["test"]  # saved unshifted
+    fixed = evaluate_task("pick", str(test), tiny_model, threshold=1e9, progress=False)
+    assert fixed["threshold"] == 1e9
+    assert fixed["accuracy"] == 50.0  # the second choice everywhere; half the golds are 1
+
+
+def test_thresholds_need_two_choice_tasks(tiny_model, fake_plugin, tmp_path):
+    copy, pick = fake_plugin
+    with pytest.raises(CookbookError, match="needs a choice task"):
+        evaluate_task("copy", str(copy), tiny_model, threshold=0.5, progress=False)
+    with pytest.raises(CookbookError, match="record pick-1 has 3"):
+        evaluate_task("pick", str(pick), tiny_model, dev=DevData(str(pick)), progress=False)
+    with pytest.raises(CookbookError, match="not both"):
+        evaluate_task("pick", str(pick), tiny_model, threshold=0.5, dev=DevData(str(pick)))
 
 
 def _save_adapter(base_folder, folder, chat=None):

@@ -93,6 +93,11 @@ BAD = [
         [":10: tasks[0].dev_path: no such file or folder"],
     ),
     (
+        "calibration on the evaluated records",
+        GOOD + "tasks:\n  - {name: em, type: deepmatcher, path: ., calibrate: true}\n",
+        [":10: tasks[0].calibrate: a threshold is fitted on development records apart"],
+    ),
+    (
         "unknown task",
         GOOD + "tasks:\n  - {name: qa, type: squadd, path: pipeline.yaml}\n",
         ["tasks[0].type: unknown task 'squadd'; did you mean 'squad'?"],

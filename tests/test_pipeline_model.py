@@ -12,7 +12,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("cvxpy")
 
-from eval_helpers import SQUAD, one_thread, tiny_vocabulary  # noqa: E402
+from eval_helpers import FIXTURES, SQUAD, one_thread, tiny_vocabulary  # noqa: E402
 from tiny_llama import build_tiny_llama  # noqa: E402
 
 from cookbook import pipeline as runner  # noqa: E402
@@ -86,9 +86,10 @@ def test_proxy_mix_train_and_eval_run_and_rerun_cached(tmp_path):
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == before
 
 
-def test_eval_can_skip_the_base_model_and_limit_each_task(tmp_path):
+def test_eval_can_skip_the_base_model_limit_each_task_and_calibrate_one(tmp_path):
     model = build_tiny_llama(tmp_path / "tiny", tiny_vocabulary())
     shutil.copy(SQUAD, tmp_path / "squad.json")
+    shutil.copytree(FIXTURES / "deepmatcher", tmp_path / "em")
     path = tmp_path / "pipeline.yaml"
     path.write_text(
         textwrap.dedent(f"""\
@@ -101,6 +102,7 @@ def test_eval_can_skip_the_base_model_and_limit_each_task(tmp_path):
             params: {{min_words: 8, max_words: 12}}
         tasks:
           - {{name: qa, type: squad, path: squad.json, eval_limit: 2}}
+          - {{name: em, type: deepmatcher, path: em, calibrate: true, dev_split: train}}
         generate:
           samples: 8
         train:
@@ -109,7 +111,7 @@ def test_eval_can_skip_the_base_model_and_limit_each_task(tmp_path):
           batch_size: 4
           progress: false
         eval:
-          tasks: [qa]
+          tasks: [qa, em]
           limit: 3
           template_samples: 0
           base: false
@@ -117,4 +119,11 @@ def test_eval_can_skip_the_base_model_and_limit_each_task(tmp_path):
     )
     manifest = runner.run(load_pipeline(path))
     rows = {s["name"]: s["summary"] for s in manifest["stages"]}["eval"]["rows"]
-    assert [(r["model"], r["name"], r["result"]["n"]) for r in rows] == [("tuned", "qa", 2)]
+    assert [(r["model"], r["name"], r["result"]["n"]) for r in rows] == [
+        ("tuned", "qa", 2),
+        ("tuned", "em", 3),
+    ]
+    assert "threshold" in rows[1]["result"] and "threshold" not in rows[0]["result"]
+    assert rows[1]["metric"] == "f1"
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| em (task) | f1, decision margin fitted on dev records |" in card

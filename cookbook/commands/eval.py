@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cookbook.calibration import DevData
 from cookbook.commands._params import parse_params
 from cookbook.errors import CookbookError
 from cookbook.models import DEFAULT_MODEL
@@ -18,6 +19,7 @@ from cookbook.tokens import DEFAULT_TOKEN_SPACE
 
 #: Result keys shown above the metrics, or not as metrics at all.
 _NOT_METRICS = ("task", "template", "n", "alignment", "alignment_ci", "model", "adapter", "seed")
+_THRESHOLD = "Two-choice tasks (e.g. deepmatcher)"
 
 
 def show_result(result: dict[str, Any], console: Console) -> None:
@@ -78,6 +80,27 @@ def eval_command(
             "has one). Default: as the task asks, else as the adapter was trained."
         ),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help=f"{_THRESHOLD}: pick the first choice when its log-likelihood exceeds the "
+            "second's by at least this margin (default 0)."
+        ),
+    ] = None,
+    calibrate_split: Annotated[
+        str | None,
+        typer.Option(
+            help=f"{_THRESHOLD}: fit that margin on this split of the development data "
+            "(e.g. valid), for the best metric there."
+        ),
+    ] = None,
+    calibrate_data: Annotated[
+        str | None,
+        typer.Option(help="Development data to fit the margin on (default: --data)."),
+    ] = None,
+    calibrate_limit: Annotated[
+        int | None, typer.Option(min=1, help="Fit the margin on the first N development records.")
+    ] = None,
 ) -> None:
     """Evaluate MODEL (plus an adapter) on a task's real data, or on a template's rule."""
     from cookbook.evaluation import evaluate_task, evaluate_template
@@ -88,6 +111,7 @@ def eval_command(
     if task is not None:
         if data is None:
             raise CookbookError(f"--task {task}: give the data with --data PATH")
+        dev = _calibration(data, split, calibrate_data, calibrate_split, calibrate_limit)
         result = evaluate_task(
             task,
             data,
@@ -101,6 +125,8 @@ def eval_command(
             generations_path=output,
             progress=progress,
             chat_template=_chat_setting(chat_template),
+            threshold=threshold,
+            dev=dev,
         )
     else:
         for option, value in (("--data", data), ("--split", split), ("--limit", limit)):
@@ -108,8 +134,14 @@ def eval_command(
                 raise CookbookError(f"{option} applies to --task, not --template (use -n)")
         if max_new_tokens is not None:
             raise CookbookError("--max-new-tokens applies to --task, not --template")
-        if chat_template is not None:
-            raise CookbookError("--chat-template applies to --task, not --template")
+        for option, value in (
+            ("--chat-template", chat_template),
+            ("--threshold", threshold),
+            ("--calibrate-split", calibrate_split),
+            ("--calibrate-data", calibrate_data),
+        ):
+            if value is not None:
+                raise CookbookError(f"{option} applies to --task, not --template")
         result = evaluate_template(
             template,
             model,
@@ -132,6 +164,22 @@ def eval_command(
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+
+
+def _calibration(
+    data: str, split: str | None, path: str | None, dev_split: str | None, limit: int | None
+) -> DevData | None:
+    """The development data ``--calibrate-*`` name, never the evaluated records themselves."""
+    if path is None and dev_split is None:
+        if limit is not None:
+            raise CookbookError("--calibrate-limit needs --calibrate-split or --calibrate-data")
+        return None
+    if (path or data) == data and dev_split == split:
+        raise CookbookError(
+            "--calibrate-split/--calibrate-data name the evaluated records themselves;"
+            " fit the threshold on other data (e.g. --calibrate-split valid)"
+        )
+    return DevData(path or data, dev_split, limit=limit)
 
 
 def _chat_setting(value: str | None) -> bool | str | None:
