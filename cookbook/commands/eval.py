@@ -19,7 +19,7 @@ from cookbook.tokens import DEFAULT_TOKEN_SPACE
 
 #: Result keys shown above the metrics, or not as metrics at all.
 _NOT_METRICS = ("task", "template", "n", "alignment", "alignment_ci", "model", "adapter", "seed")
-_THRESHOLD = "Two-choice tasks (e.g. deepmatcher)"
+_TWO_CHOICES = "Two-choice tasks (e.g. deepmatcher)"
 
 
 def show_result(result: dict[str, Any], console: Console) -> None:
@@ -83,14 +83,14 @@ def eval_command(
     threshold: Annotated[
         float | None,
         typer.Option(
-            help=f"{_THRESHOLD}: pick the first choice when its log-likelihood exceeds the "
+            help=f"{_TWO_CHOICES}: pick the first choice when its log-likelihood exceeds the "
             "second's by at least this margin (default 0)."
         ),
     ] = None,
     calibrate_split: Annotated[
         str | None,
         typer.Option(
-            help=f"{_THRESHOLD}: fit that margin on this split of the development data "
+            help=f"{_TWO_CHOICES}: fit that margin on this split of the development data "
             "(e.g. valid), for the best metric there."
         ),
     ] = None,
@@ -139,6 +139,7 @@ def eval_command(
             ("--threshold", threshold),
             ("--calibrate-split", calibrate_split),
             ("--calibrate-data", calibrate_data),
+            ("--calibrate-limit", calibrate_limit),
         ):
             if value is not None:
                 raise CookbookError(f"{option} applies to --task, not --template")
