@@ -57,12 +57,13 @@ def _dev_data(task: dict[str, Any]) -> tuple[str, str | None, int]:
     )
 
 
-def _calibration_data(task: dict[str, Any]) -> DevData | None:
-    """The development records on which a task with ``calibrate: true`` fits its threshold."""
+def _calibration_data(task: dict[str, Any], limit: int | None) -> DevData | None:
+    """The first ``limit`` development records, on which a task with ``calibrate: true`` fits
+    its threshold; None for other tasks."""
     if not task.get("calibrate"):
         return None
     path, split, skip = _dev_data(task)
-    return DevData(path, split, skip, task.get("dev_limit"))
+    return DevData(path, split, skip, limit)
 
 
 def _task_records(task: dict[str, Any], limit: int | None) -> list[Any]:
@@ -243,8 +244,6 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
         for task in tasks:
             path, split, skip = _dev_data(task)
             limit = task.get("dev_limit", 100)
-            # a calibrated task is scored with its threshold fitted on these same records
-            dev = DevData(path, split, skip, limit) if task.get("calibrate") else None
             result = evaluate_task(
                 task["type"],
                 path,
@@ -255,7 +254,8 @@ def _proxy_scores(config: dict[str, Any], work: Path) -> Any:
                 limit=limit,
                 params=task.get("params"),
                 chat_template=task.get("chat_template"),
-                dev=dev,
+                # a calibrated task is scored with its threshold fitted on these same records
+                dev=_calibration_data(task, limit),
             )
             out[task["name"]] = float(result[headline_metric(result)])
         return out
@@ -342,7 +342,7 @@ def _evaluate(config: dict[str, Any], work: Path, up: dict[str, StageResult]) ->
                 batch_size=ev["batch_size"],
                 generations_path=str(work / f"{label}-{name}.jsonl"),
                 chat_template=task.get("chat_template"),
-                dev=_calibration_data(task),
+                dev=_calibration_data(task, task.get("dev_limit")),
             )
             rows.append(
                 {
