@@ -9,10 +9,11 @@ after the span. Real questions work the same way: "When was X founded?" wants th
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from cookbook import SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import normalize_tokens
+from cookbook.text import fuzzy_f1
 from cookbook_plugins import document_qa as plain_qa
 
 MONTHS = [
@@ -49,14 +50,12 @@ def _rule(slots: dict[str, Any], k: int = 2) -> str:
     kind = _class(CUES[cue])
     if kind == "span":
         return " ".join(words[end : end + k])
-    runs, run_start = [], None
-    for i, word in enumerate([*words, ""]):
-        inside = i < len(words) and word_class(word) == kind
-        if inside and run_start is None:
-            run_start = i
-        elif not inside and run_start is not None:
-            runs.append((run_start, i))
-            run_start = None
+    runs, at = [], 0
+    for word_kind, group in groupby(words, key=word_class):
+        length = len(list(group))
+        if word_kind == kind:
+            runs.append((at, at + length))
+        at += length
     if not runs:
         return ""
 
@@ -73,12 +72,7 @@ def align(slots: dict[str, Any], output: str, k: int = 2, window: int = 6) -> fl
     share of the output's tokens within ``window`` tokens of the question's best match."""
     if "position" not in slots:
         return plain_qa.align(slots, output, k=k, window=window)
-    answer, predicted = normalize_tokens(_rule(slots, k)), normalize_tokens(str(output))
-    common = len([t for t in predicted if t in answer])
-    if not common:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(answer)
-    return 2 * precision * recall / (precision + recall)
+    return fuzzy_f1(str(output), _rule(slots, k))
 
 
 def _plain(words: list[str]) -> list[str]:
