@@ -10,20 +10,24 @@ differ. Columns are one of:
 - an integer numpy array;
 - a sequence of strings.
 
-Lines are assembled from JSON-escaped pieces (each token escaped once per vocabulary), so no
-per-sample dict or ``json.dumps`` is needed.
+Lines are assembled as bytes from JSON-escaped pieces (each token escaped once per vocabulary,
+numbers written as digits by numpy), so no per-sample dict, ``json.dumps`` or encoding is
+needed.
 """
 
 from __future__ import annotations
 
 import json
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cookbook.errors import CookbookError
+from cookbook.tokens import RUN_END as END
 from cookbook.tokens import TokenSpace
+
+PAD = b"\0"  # padding of byte tables; JSON-escaped text never contains it
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class TokenRuns:
 
 
 def _escape(text: str) -> str:
-    """``text`` as it appears inside a JSON string written by ``json.dumps``."""
+    """``text`` as it appears inside a JSON string written by ``json.dumps`` (ASCII)."""
     return json.dumps(text)[1:-1]
 
 
@@ -72,17 +76,6 @@ def format_parts(renderer: Any, columns: Sequence[str], name: str, what: str) ->
     return parts
 
 
-def compile_pieces(parts: Parts, columns: int) -> Callable[..., tuple[str, ...]]:
-    """``f(c0, c1, ...)`` giving the tuple of ``parts``, numbers standing for the arguments.
-
-    Generated code (literals as ``repr``): joining such tuples is several times faster than
-    ``str.format``, and a chunk's tuples can be joined at once, with no per-line string."""
-    names = [f"c{i}" for i in range(columns)]
-    items = ", ".join(repr(p) if isinstance(p, str) else names[p] for p in parts)
-    code = f"lambda {', '.join(names)}: ({items},)"
-    return eval(code, {"__builtins__": {}})  # noqa: S307 - code built above from reprs and names
-
-
 class LineWriter:
     """Turns one template's batch columns into the JSON lines ``SampleMaker.line`` would write."""
 
@@ -92,8 +85,6 @@ class LineWriter:
         self.name, self.slots, self._seed = name, list(slots), seed
         self._prompt = format_parts(prompt, self.slots, name, "the prompt")
         self._completion = format_parts(completion, self.slots, name, "the completion")
-        self._kinds: tuple[str, ...] = ()
-        self._pieces: Callable[..., tuple[str, ...]] | None = None
 
     @property
     def usable(self) -> bool:
@@ -102,27 +93,32 @@ class LineWriter:
 
     def pieces(
         self, columns: Mapping[str, Any], tokens: TokenSpace, start: int, stop: int
-    ) -> list[tuple[str, ...]]:
-        """The pieces of the JSON lines of samples ``start..stop-1``: ``"".join`` one to get
-        its line (newline included)."""
+    ) -> tuple[list[bytes], int]:
+        """The pieces of the JSON lines of samples ``start..stop-1`` one line after another,
+        and how many each line has: joined, they are the lines (ASCII, newlines included)."""
         n = stop - start
         if list(columns) != self.slots:
             raise CookbookError(
                 f"template {self.name!r}: the batch generator returned slots {list(columns)}, "
                 f"the per-sample generator {self.slots}"
             )
-        texts, kinds = [], []
+        import numpy as np
+
+        texts, kinds = [_numbers_text(np.arange(start, stop))], []
         for slot, column in columns.items():
             where = f"template {self.name!r} slot {slot!r}"
             text, kind = _column_text(column, tokens, n, where)
             texts.append(text)
             kinds.append(kind)
-        if self._pieces is None or tuple(kinds) != self._kinds:
-            self._kinds, self._pieces = tuple(kinds), self._line_pieces(kinds)
-        return list(map(self._pieces, map(str, range(start, stop)), *texts))
+        line = self._line_parts(kinds)
+        pieces: list[bytes] = [b""] * (len(line) * n)
+        for i, part in enumerate(line):  # piece i of every line: a slice assignment each
+            pieces[i :: len(line)] = [part] * n if isinstance(part, bytes) else texts[part]
+        return pieces, len(line)
 
-    def _line_pieces(self, kinds: Sequence[str]) -> Callable[..., tuple[str, ...]]:
-        """The pieces of a whole line, as ``json.dumps(record, separators=(",", ":"))``."""
+    def _line_parts(self, kinds: Sequence[str]) -> list[bytes | int]:
+        """A whole line as ``json.dumps(record, separators=(",", ":"))`` writes it: literal
+        bytes (adjacent ones merged) and column numbers (0: the sample index)."""
         assert self._prompt is not None and self._completion is not None
         parts: Parts = [
             '{"id":' + json.dumps(f"{self.name}-{self._seed}-")[:-1],
@@ -135,11 +131,19 @@ class LineWriter:
             quote = '"' if kind == "str" else ""
             parts += [("," if i else "") + json.dumps(slot) + ":" + quote, i + 1, quote]
         parts += ['},"prompt":"', *self._prompt, '","completion":"', *self._completion, '"}\n']
-        return compile_pieces(parts, len(self.slots) + 1)
+        merged: list[bytes | int] = []
+        for part in parts:
+            if isinstance(part, int):
+                merged.append(part)
+            elif merged and isinstance(merged[-1], bytes):
+                merged[-1] += part.encode()
+            elif part:
+                merged.append(part.encode())
+        return merged
 
 
-def _column_text(column: Any, tokens: TokenSpace, n: int, where: str) -> tuple[list[str], str]:
-    """(the column's values as escaped text, "str" or "int")."""
+def _column_text(column: Any, tokens: TokenSpace, n: int, where: str) -> tuple[list[bytes], str]:
+    """(the column's values as escaped bytes, "str" or "int")."""
     if isinstance(column, TokenRuns):
         return _runs_text(column, tokens, n, where), "str"
     import numpy as np
@@ -147,22 +151,50 @@ def _column_text(column: Any, tokens: TokenSpace, n: int, where: str) -> tuple[l
     if isinstance(column, np.ndarray) and column.dtype.kind in "iu":
         if column.shape != (n,):
             raise CookbookError(f"{where}: expected {n} values, got shape {column.shape}")
-        return [str(v) for v in column.tolist()], "int"
+        return _numbers_text(column), "int"
     values = list(column)
     if len(values) != n or not set(map(type, values)) <= {str}:
         raise CookbookError(
             f"{where}: a batch column must be TokenRuns, an integer array or {n} strings"
         )
-    escaped = {v: _escape(v) for v in set(values)}
-    return [escaped[v] for v in values], "str"
+    escaped = {v: _escape(v).encode() for v in set(values)}
+    return list(map(escaped.__getitem__, values)), "str"
 
 
-def _runs_text(runs: TokenRuns, tokens: TokenSpace, n: int, where: str) -> list[str]:
+def _numbers_text(values: Any) -> list[bytes]:
+    """Integers as decimal bytes: a digit table built by numpy, then one C pass to split it."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.int64)
+    if not len(values):
+        return []
+    magnitude = np.abs(values).astype(np.uint64)  # two's complement keeps -2**63 right
+    width = len(str(int(magnitude.max())))
+    powers = np.uint64(10) ** np.arange(width - 1, -1, -1, dtype=np.uint64)
+    digits = (magnitude[:, None] // powers % np.uint64(10)).astype(np.uint8) + ord("0")
+    digits[magnitude[:, None] < powers] = 0  # leading zeros become padding (0 keeps one digit)
+    digits[:, -1] = (magnitude % np.uint64(10)).astype(np.uint8) + ord("0")
+    table = np.zeros((len(values), width + 2), dtype=np.uint8)
+    table[:, 0] = np.where(values < 0, ord("-"), 0)
+    table[:, 1:-1] = digits
+    table[:, -1] = END[0]
+    return _unpad(table)
+
+
+def _unpad(table: Any) -> list[bytes]:
+    """A padded byte table's contents without padding, cut at each ``END`` byte."""
+    texts = table.tobytes().translate(None, PAD).split(END)
+    texts.pop()  # after the last END
+    return texts
+
+
+def _runs_text(runs: TokenRuns, tokens: TokenSpace, n: int, where: str) -> list[bytes]:
     """Each run's tokens, JSON-escaped and joined by spaces.
 
-    The runs' tokens are gathered into one object array, each run's last token swapped for
-    its ``escaped_end`` form (no space, then NUL, which escaped JSON never contains), joined
-    once and split on NUL: two C calls for the whole chunk instead of one slice per run."""
+    Every token is a fixed-width row of ``tokens.escaped_rows``: its bytes, a space (``END``
+    after a run's last token), then zeros. The rows are written in order at each token's
+    place in one buffer, each overwriting the zeros of the one before, and the buffer is cut
+    at ``END``: a few numpy calls for the whole chunk, however many tokens."""
     import numpy as np
 
     ids = np.asarray(runs.ids)
@@ -172,20 +204,44 @@ def _runs_text(runs: TokenRuns, tokens: TokenSpace, n: int, where: str) -> list[
     lengths = ends - starts
     if (lengths < 0).any() or (n and (starts.min() < 0 or ends.max() > len(ids))):
         raise CookbookError(f"{where}: TokenRuns has a run outside its ids")
-    cumulative = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=cumulative[1:])
+    if ids.size and (ids.min() < 0 or ids.max() >= len(tokens.words)):
+        raise CookbookError(f"{where}: token ids must be in 0..{len(tokens.words) - 1}")
     tiling = n and starts[0] == 0 and ends[-1] == len(ids) and (starts[1:] == ends[:-1]).all()
     if not tiling:
         ids = runs.run_ids()
-    pieces = tokens.escaped_spaced[ids]
     present = lengths > 0
-    last = cumulative[1:][present] - 1
-    pieces[last] = tokens.escaped_end[ids[last]]
-    texts = "".join(pieces.tolist()).split("\0")
-    texts.pop()  # after the last NUL
+    texts = _joined(ids, np.cumsum(lengths)[present] - 1, tokens, where)
     if present.all():
         return texts
-    result = [""] * n
+    result = [b""] * n
     for j, text in zip(np.flatnonzero(present).tolist(), texts, strict=True):
         result[j] = text
     return result
+
+
+def _joined(ids: Any, last: Any, tokens: TokenSpace, where: str) -> list[bytes]:
+    """The escaped text of ``ids`` cut after each position in ``last``.
+
+    Token rows are written at their byte offsets in index order, so each row's trailing
+    zeros are overwritten by the next row. numpy assigns an index array in order; were that
+    ever not so, zeros would be left inside the text, which is checked (one ``memchr``)."""
+    import numpy as np
+
+    spaced, ended, sizes = tokens.escaped_rows
+    rows = spaced[ids]
+    rows[last] = ended[ids[last]]
+    offsets = np.zeros(len(ids), dtype=np.int64)
+    np.cumsum(sizes[ids[:-1]], out=offsets[1:])
+    total = int(offsets[-1] + sizes[ids[-1]]) if len(ids) else 0
+    buffer = np.empty(total + rows.itemsize, dtype=np.uint8)
+    # A row may start at any byte: a view whose item k is the row-sized bytes at byte k.
+    at_byte = np.ndarray((total + 1,), dtype=rows.dtype, buffer=buffer, strides=(1,))
+    at_byte[offsets] = rows
+    text = buffer[:total].tobytes()
+    if PAD in text:
+        raise CookbookError(
+            f"{where}: token rows were not written in order (numpy {np.__version__})"
+        )
+    texts = text.split(END)
+    texts.pop()  # after the last END
+    return texts

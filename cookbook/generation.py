@@ -106,10 +106,10 @@ def _render_chunk(chunk: Chunk) -> tuple[bytes, int]:
     count = sum(hi - lo for _, lo, hi in chunk)
     if len(chunk) == 1:
         job, lo, hi = chunk[0]
-        return makers[job].text(lo, hi).encode(), count
+        return makers[job].jsonl(lo, hi), count
     lines = {job: (lo, makers[job].lines(lo, hi)) for job, lo, hi in chunk}
     order = _chunk_order(_counts, chunk)
-    return "".join(lines[job][1][i - lines[job][0]] for job, i in order).encode(), count
+    return b"".join(lines[job][1][i - lines[job][0]] for job, i in order), count
 
 
 class _Writer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +35,25 @@ class SampleMaker:
         self._make_batch = template.bind_batch(self.params)
         self._writer: LineWriter | None = None
 
-    def lines(self, start: int, stop: int) -> list[str]:
-        """The JSON lines of samples ``start..stop-1``."""
-        pieces = self._batch_pieces(start, stop)
-        if pieces is None:
-            return [self.line(i) for i in range(start, stop)]
-        return list(map("".join, pieces))
+    def lines(self, start: int, stop: int) -> list[bytes]:
+        """The JSON lines of samples ``start..stop-1`` as bytes (ASCII, newline included)."""
+        batch = self._batch_pieces(start, stop)
+        if batch is None:
+            return [self.line(i).encode() for i in range(start, stop)]
+        pieces, per_line = batch
+        return list(map(b"".join, zip(*[iter(pieces)] * per_line, strict=True)))
 
-    def text(self, start: int, stop: int) -> str:
-        """The JSON lines of samples ``start..stop-1`` as one text."""
-        pieces = self._batch_pieces(start, stop)
-        if pieces is None:
-            return "".join(self.line(i) for i in range(start, stop))
-        return "".join(chain.from_iterable(pieces))
+    def jsonl(self, start: int, stop: int) -> bytes:
+        """The JSON lines of samples ``start..stop-1`` as one block of bytes."""
+        batch = self._batch_pieces(start, stop)
+        if batch is None:
+            return "".join(self.line(i) for i in range(start, stop)).encode()
+        return b"".join(batch[0])
 
-    def _batch_pieces(self, start: int, stop: int) -> list[tuple[str, ...]] | None:
-        """The line pieces made by the template's batch generator (checked against the
-        per-sample path on the first sample), or None where it has none or cannot be used."""
+    def _batch_pieces(self, start: int, stop: int) -> tuple[list[bytes], int] | None:
+        """The line pieces made by the template's batch generator and how many make a line
+        (the first line checked against the per-sample path), or None where it has none or
+        cannot be used."""
         if self._make_batch is None or stop - start < 2:
             return None
         first = self.record(start)
@@ -72,15 +73,15 @@ class SampleMaker:
                 f"template {self.name!r}: batch generator failed on samples {start}-{stop - 1}: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        pieces = self._writer.pieces(columns, self.tokens, start, stop)
-        batch, expected = "".join(pieces[0]), _dumps(first)
+        pieces, per_line = self._writer.pieces(columns, self.tokens, start, stop)
+        batch, expected = b"".join(pieces[:per_line]).decode(), _dumps(first)
         if batch != expected:
             raise CookbookError(
                 f"template {self.name!r}: its batch generator disagrees with its per-sample "
                 f"generator on sample {start}:\n  batch:      {batch.rstrip()}\n"
                 f"  per-sample: {expected.rstrip()}"
             )
-        return pieces
+        return pieces, per_line
 
     def record(self, index: int) -> dict[str, Any]:
         """The sample record at ``index``; the same inputs always give the same record."""

@@ -16,6 +16,7 @@ from cookbook.errors import CookbookError
 from cookbook.seeding import BatchRandom, SampleRandom
 
 DEFAULT_TOKEN_SPACE = "pseudowords"
+RUN_END = b"\x1f"  # ends a run's last token in ``escaped_rows``; JSON-escaped text never has it
 _WORD = re.compile(r"^[A-Za-z]{2,12}$")
 
 
@@ -47,26 +48,25 @@ class TokenSpace:
         return np.array(self.words, dtype=object)
 
     @cached_property
-    def escaped_spaced(self) -> Any:
-        """Each word JSON-escaped with a space after it (numpy object array): batch lines
-        gather and join these."""
-        import numpy as np
-
-        return np.array([w + " " for w in self._escaped], dtype=object)
-
-    @cached_property
-    def escaped_end(self) -> Any:
-        """Each word JSON-escaped with NUL after it (numpy object array): the last word of a
-        run in batch lines."""
-        import numpy as np
-
-        return np.array([w + "\0" for w in self._escaped], dtype=object)
-
-    @cached_property
-    def _escaped(self) -> list[str]:
+    def escaped_rows(self) -> tuple[Any, Any, Any]:
+        """Each word JSON-escaped (ASCII) and followed by one byte, as rows of a fixed
+        power-of-two width (numpy ``V{width}`` items, zero after the word): (rows with a space
+        after, rows with ``RUN_END`` after, the words' lengths plus one). Batch lines gather
+        these."""
         import json
 
-        return [json.dumps(w)[1:-1] for w in self.words]
+        import numpy as np
+
+        escaped = [json.dumps(w).encode()[1:-1] for w in self.words]
+        sizes = np.array([len(word) + 1 for word in escaped], dtype=np.int64)
+        width = 1 << int(sizes.max() - 1).bit_length()
+        tables = []
+        for after in (b" ", RUN_END):
+            table = np.zeros((len(escaped), width), dtype=np.uint8)
+            for row, word in zip(table, escaped, strict=True):
+                row[: len(word) + 1] = np.frombuffer(word + after, dtype=np.uint8)
+            tables.append(table.view(f"V{width}").ravel())
+        return tables[0], tables[1], sizes
 
     def draw_batch(self, rng: BatchRandom, sizes: Any) -> tuple[Any, Any]:
         """``sizes[j]`` token ids for each sample j, as ``draw`` would pick them: (flat ids,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cookbook import BatchRandom, CookbookError, SampleRandom, TokenRuns, template
+from cookbook.batches import _numbers_text
 from cookbook.generation import Job, generate
 from cookbook.plugins import registry
 from cookbook.samples import SampleMaker
@@ -13,6 +14,9 @@ from cookbook.seeding import KeyMaker
 from cookbook.tokens import TokenSpace, builtin_token_space
 
 ODD_WORDS = ['say"hi', "back\\slash", "café", "naïve", "x{y}", "plain", "数字"]
+# Escaped lengths from 1 to 66 bytes: token rows 128 bytes wide, most of each row padding.
+LONG_WORDS = ["a", "bb", "c" * 15, "d" * 16, "e" * 40, "数" * 11, '"' * 33, "f\\g" * 5]
+SPACES = {"odd": ODD_WORDS, "long": LONG_WORDS}
 
 
 def test_batch_draws_match_each_sample_stream():
@@ -60,18 +64,14 @@ def test_batch_randint_rejects_an_empty_range():
         {"prompt": '{{literal}} "quoted" \\ é {question}\t{document}', "completion": "{answer}!"},
     ],
 )
-@pytest.mark.parametrize("space", ["pseudowords", "odd"])
+@pytest.mark.parametrize("space", ["pseudowords", "odd", "long"])
 def test_document_qa_batch_lines_equal_per_sample_lines(overrides, space):
-    tokens = (
-        builtin_token_space("pseudowords")
-        if space == "pseudowords"
-        else TokenSpace("odd", ODD_WORDS)
-    )
+    tokens = builtin_token_space(space) or TokenSpace(space, SPACES[space])
     qa = registry().get("templates", "document_qa")
     maker = SampleMaker(qa, "document_qa", qa.resolve(overrides), 11, tokens)
     expected = [maker.line(i) for i in range(5, 400)]
-    assert maker.lines(5, 400) == expected
-    assert maker.text(5, 400) == "".join(expected)
+    assert maker.lines(5, 400) == [line.encode() for line in expected]
+    assert maker.jsonl(5, 400) == "".join(expected).encode()
     assert all(json.loads(line)["index"] == i for i, line in enumerate(expected, 5))
 
 
@@ -81,7 +81,7 @@ def test_callable_prompts_fall_back_to_the_per_sample_path():
     tokens = builtin_token_space("pseudowords")
     maker = SampleMaker(qa, "document_qa", params, 0, tokens)
     maker._prompt = lambda slots: slots["question"].upper()
-    assert maker.lines(0, 50) == [maker.line(i) for i in range(50)]
+    assert maker.lines(0, 50) == [maker.line(i).encode() for i in range(50)]
 
 
 def _pairs(rng, tokens, length: int = 3):
@@ -105,7 +105,7 @@ def test_a_plugin_batch_generator_is_used_and_checked():
     tokens = builtin_token_space("pseudowords")
     pairs = _make_pairs(_good_batch)
     maker = SampleMaker(pairs, "pairs", pairs.resolve({"length": 5}), 2, tokens)
-    assert maker.lines(0, 100) == [maker.line(i) for i in range(100)]
+    assert maker.lines(0, 100) == [maker.line(i).encode() for i in range(100)]
 
 
 def test_a_batch_generator_that_draws_differently_is_an_error():
@@ -171,11 +171,45 @@ def test_runs_may_be_empty_overlap_and_come_in_any_order():
     prefix.batch(_prefix_batch)
     maker = SampleMaker(prefix, "prefix", prefix.resolve(), 1, builtin_token_space("pseudowords"))
     lines = maker.lines(0, 300)
-    assert lines == [maker.line(i) for i in range(300)]
-    assert any('"answer":""' in line for line in lines)
+    assert lines == [maker.line(i).encode() for i in range(300)]
+    assert any(b'"answer":""' in line for line in lines)
 
 
 def test_run_ids_lists_each_runs_ids_in_turn():
     runs = TokenRuns(np.array([10, 11, 12, 13, 14]), np.array([3, 0, 2, 1]), np.array([5, 2, 2, 3]))
     assert runs.run_ids().tolist() == [13, 14, 10, 11, 11, 12]
     assert TokenRuns(np.array([1]), np.array([], int), np.array([], int)).run_ids().tolist() == []
+
+
+def test_token_rows_hold_each_escaped_word_then_its_separator():
+    spaced, ended, sizes = TokenSpace("long", LONG_WORDS).escaped_rows
+    assert spaced.itemsize == ended.itemsize == 128  # 66 bytes and a separator, rounded up
+    for word, row, end, size in zip(
+        LONG_WORDS, spaced.tolist(), ended.tolist(), sizes, strict=True
+    ):
+        escaped = json.dumps(word)[1:-1].encode()
+        assert size == len(escaped) + 1
+        assert row == escaped + b" " + bytes(128 - size)
+        assert end == escaped + b"\x1f" + bytes(128 - size)
+
+
+def test_numbers_are_written_as_json_writes_them():
+    values = [0, 7, -7, 10, 99, 100, -100, 123456789, 2**63 - 1, -(2**63), -1]
+    assert _numbers_text(np.array(values)) == [json.dumps(v).encode() for v in values]
+    assert _numbers_text(np.array([], dtype=np.int64)) == []
+
+
+def test_token_ids_outside_the_vocabulary_are_an_error_naming_the_slot():
+    def out_of_range(rng, tokens, length: int = 3):
+        columns = _good_batch(rng, tokens, length)
+        ids = columns["words"].ids.copy()
+        ids[5] = len(tokens.words)
+        columns["words"] = TokenRuns(ids, columns["words"].starts, columns["words"].ends)
+        return columns
+
+    pairs = _make_pairs(out_of_range)
+    maker = SampleMaker(pairs, "pairs", pairs.resolve(), 0, builtin_token_space("pseudowords"))
+    with pytest.raises(
+        CookbookError, match=r"'pairs' slot 'words': token ids must be in 0\.\.8191"
+    ):
+        maker.lines(0, 20)
