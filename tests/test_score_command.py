@@ -75,6 +75,17 @@ def test_task_gold_answers_are_scored_with_the_template(tmp_path):
     assert out["statistic"] == pytest.approx(sum(expected) / 3)
 
 
+def test_another_templates_task_is_scored_as_the_pipeline_scores_it():
+    from cookbook.mixing import alignment_matrix
+    from cookbook_plugins.squad_task import squad
+
+    out = score_json("typed_qa", "--task", "squad", "--data", str(SQUAD))
+    typed_qa = plugins.registry().get("templates", "typed_qa")
+    matrix = alignment_matrix({"squad": squad.read(str(SQUAD))}, [typed_qa])
+    assert out["n"] == 3 and out["scorer"] == "typed_qa"
+    assert out["statistic"] == pytest.approx(matrix.as_mapping()["squad"]["typed_qa"])
+
+
 def test_generations_replace_the_gold_answers_matched_by_id(tmp_path):
     generations = tmp_path / "g.jsonl"
     generations.write_text('{"id": "copa_small-1", "output": "nonsense"}\n')
@@ -113,7 +124,10 @@ def test_a_named_scorer_is_used(tmp_path):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["document_qa", "--task", "cloze"], "task 'cloze' maps its records into template"),
+        (
+            ["multiple_choice", "--task", "squad"],
+            "record q-built with 'multiple_choice' failed: KeyError: 'options'",
+        ),
         (["document_qa", "--split", "dev"], "--split applies to --task data only"),
         (["documnt_qa"], "did you mean 'document_qa'"),
         (["document_qa", "--task", "squad", "--scorer", "context_copy"], "not 'document_qa'"),

@@ -58,18 +58,24 @@ def sample_records(template: Template, path: Path, limit: int | None) -> Scored:
 
 
 def task_records(
-    template: Template, task_name: str, path: Path, split: str | None, limit: int | None
+    template: Template,
+    task_name: str,
+    path: Path,
+    split: str | None,
+    limit: int | None,
+    params: dict[str, Any] | None = None,
 ) -> Scored:
-    """Records of a real task with their gold answers."""
+    """Records of a real task with their gold answers. A task made for another template has
+    its slots mapped into ``template``'s, as the pipeline's score stage maps them."""
+    from cookbook.mixing.sources import example_slots, map_slots
+
     task = plugins.registry().get("tasks", task_name)
-    if task.template.rpartition(":")[2] != template.name:
-        raise CookbookError(
-            f"task {task_name!r} maps its records into template {task.template!r},"
-            f" not {template.name!r}"
-        )
+    own = task.template.rpartition(":")[2] == template.name
+    example = None if own else example_slots(template, params)
     scored = Scored()
     for record in islice(task.read(str(path), split), limit):
-        scored.add(record.id, record.slots, list(record.answers))
+        slots = record.slots if own else map_slots(record.slots, template, example)
+        scored.add(record.id, slots, list(record.answers))
     return scored
 
 
@@ -131,7 +137,7 @@ def score_command(
     if task is None and split is not None:
         raise CookbookError("--split applies to --task data only")
     if task is not None:
-        scored = task_records(tpl, task, data, split, limit)
+        scored = task_records(tpl, task, data, split, limit, params)
     else:
         scored = sample_records(tpl, data, limit)
     if not scored.ids:
