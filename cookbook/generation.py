@@ -209,7 +209,7 @@ def generate(
     counts = [j.count for j in jobs]
     _init_worker(jobs, seed, token_space)  # resolves names now, so errors come before any output
     for maker in _makers:  # build each vocabulary once, before workers fork
-        maker.tokens.words  # noqa: B018
+        maker.prepare()
     workers = max(1, workers or default_workers())
     writer = _Writer(Path(output), fmt)
     written, ok = 0, False
@@ -269,8 +269,30 @@ def _context() -> Any:
 
 def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> Any:
     return ProcessPoolExecutor(
-        workers, mp_context=_context(), initializer=initializer, initargs=initargs
+        workers,
+        mp_context=_context(),
+        initializer=_start_worker,
+        initargs=(initializer, initargs),
     )
+
+
+def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    _keep_freed_memory()
+    initializer(*initargs)
+
+
+def _keep_freed_memory() -> None:
+    """In a worker process: keep freed memory for the next chunk rather than hand it back to
+    the kernel (glibc's ``mallopt``; elsewhere nothing). Without it a worker took about 2,000
+    page faults a chunk, a quarter of its time; the process ends with the generation."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return
+    mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: blocks up to 64 MiB come from the heap
+    mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: up to 256 MiB of free heap is kept
 
 
 def _parallel(

@@ -35,6 +35,13 @@ class SampleMaker:
         self._make_batch = template.bind_batch(self.params)
         self._writer: LineWriter | None = None
 
+    def prepare(self) -> None:
+        """Build the vocabulary, and the token rows a batch generator's lines are made from,
+        now (before worker processes fork, so each inherits them rather than building them)."""
+        self.tokens.words  # noqa: B018
+        if self._make_batch is not None:
+            self.tokens.escaped_rows  # noqa: B018
+
     def lines(self, start: int, stop: int) -> list[bytes]:
         """The JSON lines of samples ``start..stop-1`` as bytes (ASCII, newline included)."""
         batch = self._batch_pieces(start, stop)

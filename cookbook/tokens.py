@@ -57,16 +57,20 @@ class TokenSpace:
 
         import numpy as np
 
-        escaped = [json.dumps(w).encode()[1:-1] for w in self.words]
-        sizes = np.array([len(word) + 1 for word in escaped], dtype=np.int64)
-        width = 1 << int(sizes.max() - 1).bit_length()
+        escaped = [json.dumps(w)[1:-1].encode() for w in self.words]
+        lengths = np.fromiter(map(len, escaped), dtype=np.int64, count=len(escaped))
+        width = 1 << int(lengths.max()).bit_length()  # room for the byte after the longest
+        words = np.arange(len(escaped))
+        starts = np.cumsum(lengths) - lengths  # where each word starts in their concatenation
+        table = np.zeros((len(escaped), width), dtype=np.uint8)
+        table[np.repeat(words, lengths), np.arange(lengths.sum()) - np.repeat(starts, lengths)] = (
+            np.frombuffer(b"".join(escaped), dtype=np.uint8)
+        )
         tables = []
         for after in (b" ", RUN_END):
-            table = np.zeros((len(escaped), width), dtype=np.uint8)
-            for row, word in zip(table, escaped, strict=True):
-                row[: len(word) + 1] = np.frombuffer(word + after, dtype=np.uint8)
-            tables.append(table.view(f"V{width}").ravel())
-        return tables[0], tables[1], sizes
+            table[words, lengths] = after[0]
+            tables.append(table.view(f"V{width}").ravel().copy())
+        return tables[0], tables[1], lengths + 1
 
     def draw_batch(self, rng: BatchRandom, sizes: Any) -> tuple[Any, Any]:
         """``sizes[j]`` token ids for each sample j, as ``draw`` would pick them: (flat ids,
