@@ -91,27 +91,32 @@ def test_two_templates_with_their_own_params(echo_plugin, tmp_path):
     assert all(len(r["slots"]["words"].split()) == 5 for r in records if r["template"] == "echo")
 
 
-def test_failing_template_leaves_nothing_behind(install_fake, tmp_path):
+def _install_failing(install_fake, name: str, draw: str, bad: int) -> None:
+    """A third-party template whose rule fails on the samples where ``n == bad``."""
     install_fake(
-        "cookbook-template-flaky",
-        "flaky",
-        """
+        f"cookbook-template-{name}",
+        name,
+        f"""
         from cookbook import hookimpl, template
 
         def rule(slots):
-            if slots["n"] == 3000:
+            if slots["n"] == {bad}:
                 raise ValueError("bad sample")
             return "x"
 
-        @template(prompt="{n}", rule=rule)
-        def flaky(rng, tokens):
-            return {"n": rng.randrange(10**9) % 2 + 3000 - 1 + 1}
+        @template(prompt="{{n}}", rule=rule)
+        def {name}(rng, tokens):
+            return {{"n": {draw}}}
 
         @hookimpl
         def register_templates(register):
-            register(flaky)
+            register({name})
         """,
     )
+
+
+def test_failing_template_leaves_nothing_behind(install_fake, tmp_path):
+    _install_failing(install_fake, "flaky", "rng.randrange(10**9) % 2 + 3000", bad=3000)
     out = tmp_path / "never.jsonl"
     with pytest.raises(CookbookError, match="template 'flaky' failed on sample"):
         generate([Job("flaky", 100, {})], 0, out, workers=1)
@@ -119,26 +124,7 @@ def test_failing_template_leaves_nothing_behind(install_fake, tmp_path):
 
 
 def test_failure_in_a_later_chunk_with_workers_writing_stops_cleanly(install_fake, tmp_path):
-    install_fake(
-        "cookbook-template-rare",
-        "rare",
-        """
-        from cookbook import hookimpl, template
-
-        def rule(slots):
-            if slots["n"] == 0:
-                raise ValueError("bad sample")
-            return "x"
-
-        @template(prompt="{n}", rule=rule)
-        def rare(rng, tokens):
-            return {"n": rng.randrange(4000)}
-
-        @hookimpl
-        def register_templates(register):
-            register(rare)
-        """,
-    )
+    _install_failing(install_fake, "rare", "rng.randrange(4000)", bad=0)
     out = tmp_path / "never.jsonl"
     messages = []
     for workers in (1, 2):
