@@ -165,7 +165,7 @@ def _numbers_text(values: Any) -> list[bytes]:
     """Integers as JSON writes them: the list's ``repr`` split at its commas (all in C)."""
     import numpy as np
 
-    values = np.asarray(values, dtype=np.int64)
+    values = np.asarray(values)
     return str(values.tolist())[1:-1].encode().split(b", ") if len(values) else []
 
 
@@ -185,6 +185,8 @@ def _runs_text(runs: TokenRuns, tokens: TokenSpace, n: int, where: str) -> list[
     lengths = ends - starts
     if (lengths < 0).any() or (n and (starts.min() < 0 or ends.max() > len(ids))):
         raise CookbookError(f"{where}: TokenRuns has a run outside its ids")
+    if ids.dtype.kind not in "iu":
+        raise CookbookError(f"{where}: token ids must be integers, not {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= len(tokens.words)):
         raise CookbookError(f"{where}: token ids must be in 0..{len(tokens.words) - 1}")
     tiling = n and starts[0] == 0 and ends[-1] == len(ids) and (starts[1:] == ends[:-1]).all()

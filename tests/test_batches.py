@@ -196,6 +196,7 @@ def test_token_rows_hold_each_escaped_word_then_its_separator():
 def test_numbers_are_written_as_json_writes_them():
     values = [0, 7, -7, 10, 99, 100, -100, 123456789, 2**63 - 1, -(2**63), -1]
     assert _numbers_text(np.array(values)) == [json.dumps(v).encode() for v in values]
+    assert _numbers_text(np.array([2**64 - 1], dtype=np.uint64)) == [b"18446744073709551615"]
     assert _numbers_text(np.array([], dtype=np.int64)) == []
 
 
@@ -212,4 +213,17 @@ def test_token_ids_outside_the_vocabulary_are_an_error_naming_the_slot():
     with pytest.raises(
         CookbookError, match=r"'pairs' slot 'words': token ids must be in 0\.\.8191"
     ):
+        maker.lines(0, 20)
+
+
+def test_token_ids_that_are_not_integers_are_an_error_naming_the_slot():
+    def floats(rng, tokens, length: int = 3):
+        columns = _good_batch(rng, tokens, length)
+        runs = columns["words"]
+        columns["words"] = TokenRuns(runs.ids.astype(float), runs.starts, runs.ends)
+        return columns
+
+    pairs = _make_pairs(floats)
+    maker = SampleMaker(pairs, "pairs", pairs.resolve(), 0, builtin_token_space("pseudowords"))
+    with pytest.raises(CookbookError, match="'words': token ids must be integers, not float64"):
         maker.lines(0, 20)
