@@ -81,12 +81,12 @@ class SampleRandom(random.Random):
         return (self.next64() >> 11) * (1.0 / 9007199254740992.0)
 
     def integers(self, high: int, size: int) -> Any:
-        """``size`` integers in ``[0, high)`` as a numpy array, drawn in one vectorised step
-        (each from one word: its top 32 bits times ``high``, shifted down 32)."""
+        """``size`` integers in ``[0, high)`` as an int64 numpy array, drawn in one vectorised
+        step (each from one word: its top 32 bits times ``high``, shifted down 32)."""
         np_ = _numpy_consts()
         start = self._state
         self._state = (start + _GOLDEN * size) & _MASK
-        return np_.mix(np_.steps(size) + np_.uint64(start), high)
+        return np_.mix(np_.steps(size) + np_.uint64(start), high).view(np_.int64)
 
     def getstate(self) -> Any:  # noqa: D102 - random.Random API
         return self._state

@@ -39,8 +39,9 @@ def test_batch_draws_match_each_sample_stream():
         assert rng.getrandbits(5) == drawn["bits"][j]
         assert rng.random() == drawn["random"][j]
         values, offsets = drawn["integers"]
-        expected = rng.integers(1000, j % 4).tolist()
-        assert values[offsets[j] : offsets[j + 1]].tolist() == expected
+        expected = rng.integers(1000, j % 4)
+        assert values.dtype == expected.dtype == np.int64
+        assert values[offsets[j] : offsets[j + 1]].tolist() == expected.tolist()
         assert rng.randint(2, 9) == drawn["after"][j]
 
 
