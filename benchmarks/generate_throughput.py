@@ -10,7 +10,7 @@ kernel copying records into the page cache, the same for any writer. Each timed 
 an untimed run of the same job (``--no-warmup`` to skip it): on a VM the first large write
 after a quiet spell can cost the kernel several times more a byte than the next.
 
-    python benchmarks/generate_throughput.py [--n 200000] [--rounds 3] [--quick] [--no-warmup]
+    python benchmarks/generate_throughput.py [--n 200000] [--rounds 5] [--quick] [--no-warmup]
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200_000, help="samples per measurement")
     parser.add_argument("--quick", action="store_true", help="20,000 samples")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds; the best of each is kept")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the best of each is kept")
     parser.add_argument(
         "--no-warmup",
         dest="warmup",

@@ -11,8 +11,9 @@ differ. Columns are one of:
 - a sequence of strings.
 
 Lines are assembled as bytes from JSON-escaped pieces (each token escaped once per vocabulary,
-a column of numbers written by one ``repr`` of the list), so no per-sample dict, ``json.dumps``
-or encoding is needed.
+each array of token ids written out once and its runs cut from that text, a column of numbers
+written by one ``repr`` of the list), so no per-sample dict, ``json.dumps`` or encoding is
+needed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cookbook.errors import CookbookError
-from cookbook.tokens import RUN_END as END
 from cookbook.tokens import TokenSpace
 
 PAD = b"\0"  # padding of token rows; JSON-escaped text never contains it
+SMALL_NUMBERS = [str(i).encode() for i in range(1024)]  # the texts of common small integers
 
 
 @dataclass(frozen=True)
@@ -105,9 +106,10 @@ class LineWriter:
         import numpy as np
 
         texts, kinds = [_numbers_text(np.arange(start, stop))], []
+        written: dict[int, tuple[Any, bytes, Any]] = {}  # ids arrays already written out
         for slot, column in columns.items():
             where = f"template {self.name!r} slot {slot!r}"
-            text, kind = _column_text(column, tokens, n, where)
+            text, kind = _column_text(column, tokens, n, where, written)
             texts.append(text)
             kinds.append(kind)
         line = self._line_parts(kinds)
@@ -142,10 +144,12 @@ class LineWriter:
         return merged
 
 
-def _column_text(column: Any, tokens: TokenSpace, n: int, where: str) -> tuple[list[bytes], str]:
+def _column_text(
+    column: Any, tokens: TokenSpace, n: int, where: str, written: dict[int, Any]
+) -> tuple[list[bytes], str]:
     """(the column's values as escaped bytes, "str" or "int")."""
     if isinstance(column, TokenRuns):
-        return _runs_text(column, tokens, n, where), "str"
+        return _runs_text(column, tokens, n, where, written), "str"
     import numpy as np
 
     if isinstance(column, np.ndarray) and column.dtype.kind in "iu":
@@ -153,78 +157,87 @@ def _column_text(column: Any, tokens: TokenSpace, n: int, where: str) -> tuple[l
             raise CookbookError(f"{where}: expected {n} values, got shape {column.shape}")
         return _numbers_text(column), "int"
     values = list(column)
-    if len(values) != n or not set(map(type, values)) <= {str}:
+    try:
+        distinct = set(values)
+    except TypeError:  # unhashable values
+        distinct = {None}
+    if len(values) != n or any(type(v) is not str for v in distinct):
         raise CookbookError(
             f"{where}: a batch column must be TokenRuns, an integer array or {n} strings"
         )
-    escaped = {v: _escape(v).encode() for v in set(values)}
+    escaped = {v: _escape(v).encode() for v in distinct}
     return list(map(escaped.__getitem__, values)), "str"
 
 
 def _numbers_text(values: Any) -> list[bytes]:
-    """Integers as JSON writes them: the list's ``repr`` split at its commas (all in C)."""
+    """Integers as JSON writes them: looked up when all are small, else the list's ``repr``
+    split at its commas (all in C)."""
     import numpy as np
 
     values = np.asarray(values)
-    return str(values.tolist())[1:-1].encode().split(b", ") if len(values) else []
+    if not len(values):
+        return []
+    if values.min() >= 0 and values.max() < len(SMALL_NUMBERS):
+        return [SMALL_NUMBERS[v] for v in values.tolist()]
+    return str(values.tolist())[1:-1].encode().split(b", ")
 
 
-def _runs_text(runs: TokenRuns, tokens: TokenSpace, n: int, where: str) -> list[bytes]:
-    """Each run's tokens, JSON-escaped and joined by spaces.
+def _runs_text(
+    runs: TokenRuns, tokens: TokenSpace, n: int, where: str, written: dict[int, Any]
+) -> list[bytes]:
+    """Each run's tokens, JSON-escaped and joined by spaces: slices of the text of its ids.
 
-    Every token is a fixed-width row of ``tokens.escaped_rows``: its bytes, a space (``END``
-    after a run's last token), then zeros. The rows are written in order at each token's
-    place in one buffer, each overwriting the zeros of the one before, and the buffer is cut
-    at ``END``: a few numpy calls for the whole chunk, however many tokens."""
+    An ids array is written out once (``_joined``) however many columns' runs it holds;
+    runs covering under half of their ids have their tokens gathered and written alone."""
     import numpy as np
 
-    ids = np.asarray(runs.ids)
     starts, ends = np.asarray(runs.starts), np.asarray(runs.ends)
     if starts.shape != (n,) or ends.shape != (n,):
         raise CookbookError(f"{where}: TokenRuns needs {n} starts and ends")
     lengths = ends - starts
-    if (lengths < 0).any() or (n and (starts.min() < 0 or ends.max() > len(ids))):
+    made = written.get(id(runs.ids))
+    size = len(made[2]) - 1 if made else len(runs.ids)
+    if (lengths < 0).any() or (n and (starts.min() < 0 or ends.max() > size)):
         raise CookbookError(f"{where}: TokenRuns has a run outside its ids")
-    if ids.dtype.kind not in "iu":
-        raise CookbookError(f"{where}: token ids must be integers, not {ids.dtype}")
-    if ids.size and (ids.min() < 0 or ids.max() >= len(tokens.words)):
-        raise CookbookError(f"{where}: token ids must be in 0..{len(tokens.words) - 1}")
-    tiling = n and starts[0] == 0 and ends[-1] == len(ids) and (starts[1:] == ends[:-1]).all()
-    if not tiling:
-        ids = runs.run_ids()
-    present = lengths > 0
-    texts = _joined(ids, np.cumsum(lengths)[present] - 1, tokens, where)
-    if present.all():
-        return texts
-    result = [b""] * n
-    for j, text in zip(np.flatnonzero(present).tolist(), texts, strict=True):
-        result[j] = text
-    return result
+    if made is not None:
+        _, text, bounds = made
+    elif 2 * int(lengths.sum()) < size:  # a few runs over many ids: write only their tokens
+        text, bounds = _joined(runs.run_ids(), tokens, where)
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+    else:
+        text, bounds = _joined(np.asarray(runs.ids), tokens, where)
+        written[id(runs.ids)] = (runs.ids, text, bounds)  # holding the ids keeps their id
+    firsts = bounds[starts]
+    lasts = np.maximum(bounds[ends] - 1, firsts)  # without the space after the last token
+    return [text[a:b] for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True)]
 
 
-def _joined(ids: Any, last: Any, tokens: TokenSpace, where: str) -> list[bytes]:
-    """The escaped text of ``ids`` cut after each position in ``last``.
+def _joined(ids: Any, tokens: TokenSpace, where: str) -> tuple[bytes, Any]:
+    """The escaped text of ``ids``, each token followed by a space, and where each token
+    starts in it (with the text's length last).
 
     Token rows are written at their byte offsets in index order, so each row's trailing
     zeros are overwritten by the next row. numpy assigns an index array in order; were that
     ever not so, zeros would be left inside the text, which is checked (one ``memchr``)."""
     import numpy as np
 
-    spaced, ended, sizes = tokens.escaped_rows
-    rows = spaced[ids]
-    rows[last] = ended[ids[last]]
-    offsets = np.zeros(len(ids), dtype=np.int64)
-    np.cumsum(sizes[ids[:-1]], out=offsets[1:])
-    total = int(offsets[-1] + sizes[ids[-1]]) if len(ids) else 0
+    if ids.dtype.kind not in "iu":
+        raise CookbookError(f"{where}: token ids must be integers, not {ids.dtype}")
+    if ids.size and (ids.min() < 0 or ids.max() >= len(tokens.words)):
+        raise CookbookError(f"{where}: token ids must be in 0..{len(tokens.words) - 1}")
+    table, sizes = tokens.escaped_rows
+    rows = table[ids]
+    bounds = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(sizes[ids], out=bounds[1:])
+    total = int(bounds[-1])
     buffer = np.empty(total + rows.itemsize, dtype=np.uint8)
     # A row may start at any byte: a view whose item k is the row-sized bytes at byte k.
     at_byte = np.ndarray((total + 1,), dtype=rows.dtype, buffer=buffer, strides=(1,))
-    at_byte[offsets] = rows
+    at_byte[bounds[:-1]] = rows
     text = buffer[:total].tobytes()
     if PAD in text:
         raise CookbookError(
             f"{where}: token rows were not written in order (numpy {np.__version__})"
         )
-    texts = text.split(END)
-    texts.pop()  # after the last END
-    return texts
+    return text, bounds

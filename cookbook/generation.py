@@ -215,6 +215,8 @@ def generate(
     written, ok = 0, False
     try:
         if workers == 1 or sum(counts) <= CHUNK:
+            if sum(counts) > CHUNK:
+                _keep_freed_memory()
             written = _write_serially(map(_render_chunk, chunks(counts)), writer, on_progress)
         elif fmt == "jsonl":
             writer.close_file()  # the workers write the partial file themselves
@@ -282,17 +284,21 @@ def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...]) -
 
 
 def _keep_freed_memory() -> None:
-    """In a worker process: keep freed memory for the next chunk rather than hand it back to
-    the kernel (glibc's ``mallopt``; elsewhere nothing). Without it a worker took about 2,000
-    page faults a chunk, a quarter of its time; the process ends with the generation."""
+    """Keep freed memory for the next chunk rather than hand it back to the kernel, which
+    hands it out again page fault by page fault (glibc's ``mallopt``; elsewhere nothing).
+
+    Without it a process took 700 to 2,000 page faults a chunk, depending on how its heap
+    lay, a quarter of a worker's time. The values are the highest glibc's own adaptive
+    thresholds reach (blocks up to 32 MiB from the heap, up to 64 MiB of free heap kept), so
+    a process that goes on after generating runs as glibc could have chosen anyway."""
     import ctypes
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):  # pragma: no cover - not glibc
         return
-    mallopt(-3, 64 << 20)  # M_MMAP_THRESHOLD: blocks up to 64 MiB come from the heap
-    mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: up to 256 MiB of free heap is kept
+    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+    mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
 
 
 def _parallel(

@@ -187,7 +187,9 @@ class _NumpyConsts:
                 block ^= temp
                 if multiplier is not None:
                     block *= multiplier
-            if high is not None:
+            if high is not None and high & (high - 1) == 0:  # a power of two: one shift
+                block >>= self.uint64(64 - high.bit_length() + 1)
+            elif high is not None:
                 block >>= self.s32
                 block *= self.uint64(high)
                 block >>= self.s32

@@ -16,7 +16,6 @@ from cookbook.errors import CookbookError
 from cookbook.seeding import BatchRandom, SampleRandom
 
 DEFAULT_TOKEN_SPACE = "pseudowords"
-RUN_END = b"\x1f"  # ends a run's last token in ``escaped_rows``; JSON-escaped text never has it
 _WORD = re.compile(r"^[A-Za-z]{2,12}$")
 
 
@@ -48,29 +47,24 @@ class TokenSpace:
         return np.array(self.words, dtype=object)
 
     @cached_property
-    def escaped_rows(self) -> tuple[Any, Any, Any]:
-        """Each word JSON-escaped (ASCII) and followed by one byte, as rows of a fixed
-        power-of-two width (numpy ``V{width}`` items, zero after the word): (rows with a space
-        after, rows with ``RUN_END`` after, the words' lengths plus one). Batch lines gather
-        these."""
+    def escaped_rows(self) -> tuple[Any, Any]:
+        """Each word JSON-escaped (ASCII) and followed by a space, as rows of a fixed
+        power-of-two width (numpy ``V{width}`` items, zero after the space): (the rows, the
+        escaped words' lengths plus one). Batch lines are made from these."""
         import json
 
         import numpy as np
 
-        escaped = [json.dumps(w)[1:-1].encode() for w in self.words]
-        lengths = np.fromiter(map(len, escaped), dtype=np.int64, count=len(escaped))
-        width = 1 << int(lengths.max()).bit_length()  # room for the byte after the longest
-        words = np.arange(len(escaped))
-        starts = np.cumsum(lengths) - lengths  # where each word starts in their concatenation
+        escaped = [json.dumps(w)[1:-1].encode() + b" " for w in self.words]
+        sizes = np.fromiter(map(len, escaped), dtype=np.int64, count=len(escaped))
+        width = 1 << int(sizes.max() - 1).bit_length()  # the longest word and its space fit
+        starts = np.cumsum(sizes) - sizes  # where each row starts in their concatenation
         table = np.zeros((len(escaped), width), dtype=np.uint8)
-        table[np.repeat(words, lengths), np.arange(lengths.sum()) - np.repeat(starts, lengths)] = (
-            np.frombuffer(b"".join(escaped), dtype=np.uint8)
-        )
-        tables = []
-        for after in (b" ", RUN_END):
-            table[words, lengths] = after[0]
-            tables.append(table.view(f"V{width}").ravel().copy())
-        return tables[0], tables[1], lengths + 1
+        table[
+            np.repeat(np.arange(len(escaped)), sizes),
+            np.arange(sizes.sum()) - np.repeat(starts, sizes),
+        ] = np.frombuffer(b"".join(escaped), dtype=np.uint8)
+        return table.view(f"V{width}").ravel(), sizes
 
     def draw_batch(self, rng: BatchRandom, sizes: Any) -> tuple[Any, Any]:
         """``sizes[j]`` token ids for each sample j, as ``draw`` would pick them: (flat ids,

@@ -149,7 +149,7 @@ def document_qa_batch(
     return {
         "document": TokenRuns(ids, offsets[:-1], offsets[1:]),
         "question": question,
-        "side": np.where(after, "after", "before").tolist(),
+        "side": [("before", "after")[a] for a in after.tolist()],
         "position": start,
         "answer": TokenRuns(ids, answer_from, answer_from + k),
     }

@@ -176,22 +176,45 @@ def test_runs_may_be_empty_overlap_and_come_in_any_order():
     assert any(b'"answer":""' in line for line in lines)
 
 
+def test_runs_over_few_of_their_ids_and_runs_sharing_ids_give_the_per_sample_lines():
+    def _pool(rng, tokens, size: int = 12):
+        pool = tokens.draw(rng, size)
+        first = rng.randint(0, size - 2)
+        count = rng.randint(0, 1500)  # crosses the small-number table's end
+        return {"pick": " ".join(pool[first : first + 2]), "count": count, "pool": " ".join(pool)}
+
+    def _pool_batch(rng, tokens, size: int = 12):
+        ids, offsets = tokens.draw_batch(rng, np.full(rng.n, size))
+        first = offsets[:-1] + rng.randint(0, size - 2)
+        count = rng.randint(0, 1500)
+        pick = TokenRuns(ids, first, first + 2)  # a sixth of the ids: gathered first
+        whole = TokenRuns(ids, offsets[:-1], offsets[1:])
+        return {"pick": pick, "count": count, "pool": whole, "answer": whole}
+
+    pool = template(prompt="{pick} {count}", rule=lambda slots: slots["pool"])(_pool)
+    pool.name = "pool"
+    pool.batch(_pool_batch)
+    for space in ("pseudowords", "odd"):
+        tokens = TokenSpace(space, SPACES[space]) if space in SPACES else builtin_token_space(space)
+        maker = SampleMaker(pool, "pool", pool.resolve(), 5, tokens)
+        lines = maker.lines(0, 400)
+        assert lines == [maker.line(i).encode() for i in range(400)]
+        assert any(b'"count":1' in line and b'"count":10' not in line for line in lines)
+
+
 def test_run_ids_lists_each_runs_ids_in_turn():
     runs = TokenRuns(np.array([10, 11, 12, 13, 14]), np.array([3, 0, 2, 1]), np.array([5, 2, 2, 3]))
     assert runs.run_ids().tolist() == [13, 14, 10, 11, 11, 12]
     assert TokenRuns(np.array([1]), np.array([], int), np.array([], int)).run_ids().tolist() == []
 
 
-def test_token_rows_hold_each_escaped_word_then_its_separator():
-    spaced, ended, sizes = TokenSpace("long", LONG_WORDS).escaped_rows
-    assert spaced.itemsize == ended.itemsize == 128  # 66 bytes and a separator, rounded up
-    for word, row, end, size in zip(
-        LONG_WORDS, spaced.tolist(), ended.tolist(), sizes, strict=True
-    ):
+def test_token_rows_hold_each_escaped_word_then_a_space():
+    rows, sizes = TokenSpace("long", LONG_WORDS).escaped_rows
+    assert rows.itemsize == 128  # 66 bytes and a space, rounded up
+    for word, row, size in zip(LONG_WORDS, rows.tolist(), sizes, strict=True):
         escaped = json.dumps(word)[1:-1].encode()
         assert size == len(escaped) + 1
         assert row == escaped + b" " + bytes(128 - size)
-        assert end == escaped + b"\x1f" + bytes(128 - size)
 
 
 def test_numbers_are_written_as_json_writes_them():
@@ -199,6 +222,9 @@ def test_numbers_are_written_as_json_writes_them():
     assert _numbers_text(np.array(values)) == [json.dumps(v).encode() for v in values]
     assert _numbers_text(np.array([2**64 - 1], dtype=np.uint64)) == [b"18446744073709551615"]
     assert _numbers_text(np.array([], dtype=np.int64)) == []
+    for top in (1023, 1024, 1025):  # small numbers are looked up in a table of 1,024
+        values = np.arange(top + 1, dtype=np.uint16)
+        assert _numbers_text(values) == [str(v).encode() for v in range(top + 1)]
 
 
 def test_token_ids_outside_the_vocabulary_are_an_error_naming_the_slot():
