@@ -11,8 +11,8 @@ differ. Columns are one of:
 - a sequence of strings.
 
 Lines are assembled as bytes from JSON-escaped pieces (each token escaped once per vocabulary,
-each array of token ids written out once and its runs cut from that text, a column of numbers
-written by one ``repr`` of the list), so no per-sample dict, ``json.dumps`` or encoding is
+each array of token ids written out once and its runs cut from that text, numbers looked up
+or written by one ``repr`` of the list), so no per-sample dict, ``json.dumps`` or encoding is
 needed.
 """
 
