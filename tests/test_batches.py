@@ -19,6 +19,11 @@ LONG_WORDS = ["a", "bb", "c" * 15, "d" * 16, "e" * 40, "数" * 11, '"' * 33, "f\
 SPACES = {"odd": ODD_WORDS, "long": LONG_WORDS}
 
 
+def _tokens(space: str) -> TokenSpace:
+    """The built-in token space ``space``, or one of the test vocabularies above."""
+    return builtin_token_space(space) or TokenSpace(space, SPACES[space])
+
+
 def test_batch_draws_match_each_sample_stream():
     keys = KeyMaker(3, "t", {}).keys(10, 60)
     batch = BatchRandom(keys)
@@ -67,7 +72,7 @@ def test_batch_randint_rejects_an_empty_range():
 )
 @pytest.mark.parametrize("space", ["pseudowords", "odd", "long"])
 def test_document_qa_batch_lines_equal_per_sample_lines(overrides, space):
-    tokens = builtin_token_space(space) or TokenSpace(space, SPACES[space])
+    tokens = _tokens(space)
     qa = registry().get("templates", "document_qa")
     maker = SampleMaker(qa, "document_qa", qa.resolve(overrides), 11, tokens)
     expected = [maker.line(i) for i in range(5, 400)]
@@ -195,8 +200,7 @@ def test_runs_over_few_of_their_ids_and_runs_sharing_ids_give_the_per_sample_lin
     pool.name = "pool"
     pool.batch(_pool_batch)
     for space in ("pseudowords", "odd"):
-        tokens = TokenSpace(space, SPACES[space]) if space in SPACES else builtin_token_space(space)
-        maker = SampleMaker(pool, "pool", pool.resolve(), 5, tokens)
+        maker = SampleMaker(pool, "pool", pool.resolve(), 5, _tokens(space))
         lines = maker.lines(0, 400)
         assert lines == [maker.line(i).encode() for i in range(400)]
         assert any(b'"count":1' in line and b'"count":10' not in line for line in lines)

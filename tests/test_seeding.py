@@ -13,9 +13,7 @@ def test_vectorised_draws_continue_the_scalar_stream():
 
 
 def test_bounded_draws_are_the_top_32_bits_times_the_bound_for_every_bound():
-    bits = [SampleRandom(9).next64()]
-    for _ in range(499):
-        bits.append(SampleRandom(9 + len(bits)).next64())
+    bits = [SampleRandom(9 + i).next64() for i in range(500)]
     for high in (1, 2, 3, 1000, 8191, 8192, 2**31, 2**32):  # powers of two take a shortcut
         drawn = [SampleRandom(9 + i).integers(high, 1)[0] for i in range(500)]
         assert drawn == [((b >> 32) * high) >> 32 for b in bits], high
