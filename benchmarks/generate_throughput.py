@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from cookbook import plugins
-from cookbook.generation import Job, default_workers, generate
-from cookbook.tokens import builtin_token_space
+from cookbook.contract.tokens import builtin_token_space
+from cookbook.engine.generation import Job, default_workers, generate
+from cookbook.registry import get_registry
 
 
 def plain_loop(n: int, path: Path, seed: int = 0) -> None:
@@ -106,7 +106,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     n = 20_000 if args.quick else args.n
-    template = plugins.registry().get("templates", "document_qa")
+    template = get_registry().get("templates", "document_qa")
     jobs = [Job("document_qa", n, template.resolve())]
     cores = default_workers()
     one_cpu = {min(os.sched_getaffinity(0))}

@@ -14,8 +14,8 @@ import time
 
 import numpy as np
 
-from cookbook import plugins
-from cookbook.mixing import ScoreMatrix, uniform
+from cookbook.engine.mixing import ScoreMatrix, uniform
+from cookbook.registry import get_registry
 
 
 def project_to_simplex(v: np.ndarray) -> np.ndarray:
@@ -67,7 +67,7 @@ def main() -> None:
         tuple(f"template{j}" for j in range(args.templates)),
         values,
     )
-    mixer = plugins.registry().get("mixers", "cvxpy")
+    mixer = get_registry().get("mixers", "cvxpy")
     import cvxpy  # noqa: F401  (import time is not solve time)
 
     print(f"matrix: {args.tasks} tasks x {args.templates} templates (seed {args.seed})")

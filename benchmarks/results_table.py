@@ -29,8 +29,8 @@ def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
     """The row's metric on the task's first ``n`` records, from the saved generations."""
     import yaml
 
-    from cookbook.calibration import with_threshold
-    from cookbook.plugins import registry
+    from cookbook.engine.calibration import with_threshold
+    from cookbook.registry import get_registry
 
     config = yaml.safe_load((run / "pipeline.yaml").read_text())
     task = next(t for t in config["tasks"] if t["name"] == row["name"])
@@ -43,7 +43,7 @@ def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
     threshold = row["result"].get("threshold")
     if threshold is not None:  # a calibrated two-choice task decides with its fitted margin
         outputs = with_threshold(outputs, threshold)
-    component = registry().get("tasks", task["type"])
+    component = get_registry().get("tasks", task["type"])
     records = component.read(task["path"], task.get("split"), **task.get("params", {}))
     return component.metric(list(islice(records, n)), outputs[:n])[row["metric"]]
 

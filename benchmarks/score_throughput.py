@@ -6,7 +6,7 @@ samples generated in this script, their scores are checked to be identical, and 
 ``--repeat`` runs is reported. Rates are per core: records over the process's CPU time, so
 other programs sharing the machine do not skew them (wall-clock rates are printed beside
 them). The last line is ``records_per_second X`` (the current scorer through
-``cookbook.alignment.alignment_scores`` on generated samples, per core).
+``cookbook.engine.alignment.alignment_scores`` on generated samples, per core).
 
     python benchmarks/score_throughput.py [--n 20000] [--repeat 3]
 """
@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cookbook import plugins
-from cookbook.alignment import alignment_scores
-from cookbook.samples import SampleMaker
-from cookbook.tokens import resolve_token_space
+from cookbook.contract.tokens import resolve_token_space
+from cookbook.engine.alignment import alignment_scores
+from cookbook.engine.samples import SampleMaker
+from cookbook.registry import get_registry
 
 # --- the baseline: normalisation and scorer before optimisation -------------------------
 
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each; the best counts")
     args = parser.parse_args()
 
-    registry = plugins.registry()
+    registry = get_registry()
     template = registry.get("templates", "document_qa")
     params = template.resolve()
     maker = SampleMaker(

@@ -33,11 +33,11 @@ H100_BF16_TFLOPS = 989.0
 
 def generate_samples(path: Path, count: int, seed: int, max_words: int) -> Path:
     """``count`` document QA samples from Cookbook's own template, written as JSONL."""
-    from cookbook import plugins
-    from cookbook.samples import SampleMaker
-    from cookbook.tokens import builtin_token_space
+    from cookbook.contract.tokens import builtin_token_space
+    from cookbook.engine.samples import SampleMaker
+    from cookbook.registry import get_registry
 
-    template = plugins.registry().get("templates", "document_qa")
+    template = get_registry().get("templates", "document_qa")
     params = template.resolve({"min_words": max(20, max_words // 3), "max_words": max_words})
     maker = SampleMaker(template, "document_qa", params, seed, builtin_token_space("pseudowords"))
     with path.open("w") as f:
@@ -82,9 +82,9 @@ def build_tiny_model(folder: Path, data: Path, hidden: int, layers: int) -> Path
 
 
 def run_cookbook(data: Path, model: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from cookbook import plugins
+    from cookbook.registry import get_registry
 
-    trainer = plugins.registry().get("trainers", "lora")
+    trainer = get_registry().get("trainers", "lora")
     started = time.perf_counter()
     metrics = trainer.train(
         str(data), model, str(out), **common_params(args), checkpoint_every=0, progress=False,
@@ -136,8 +136,8 @@ def run_trl(data: Path, model: str, out: Path, args: argparse.Namespace) -> dict
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    from cookbook.models import load_model, load_tokenizer, pick_device, pick_dtype
-    from cookbook.samples import read_samples
+    from cookbook.engine.models import load_model, load_tokenizer, pick_device, pick_dtype
+    from cookbook.engine.samples import read_samples
 
     params = common_params(args)
     started = time.perf_counter()
@@ -207,7 +207,7 @@ def model_flops_per_token(model: str) -> float:
     """LoRA training FLOPs per token: forward plus the input-gradient half of backward (4N)."""
     from transformers import AutoConfig
 
-    from cookbook.models import resolve_model_path
+    from cookbook.engine.models import resolve_model_path
 
     config = AutoConfig.from_pretrained(resolve_model_path(model))
     hidden, layers = config.hidden_size, config.num_hidden_layers

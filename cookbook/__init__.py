@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from cookbook.batches import TokenRuns
-from cookbook.components import Scorer, TaskRecord
-from cookbook.errors import CookbookError
-from cookbook.hookspecs import hookimpl
-from cookbook.seeding import BatchRandom, SampleRandom
-from cookbook.templates import Template, template
-from cookbook.tokens import TokenSpace
+from cookbook.contract.batches import TokenRuns
+from cookbook.contract.components import Scorer, TaskRecord
+from cookbook.contract.errors import CookbookError
+from cookbook.contract.hooks import hookimpl
+from cookbook.contract.seeding import BatchRandom, SampleRandom
+from cookbook.contract.templates import Template, template
+from cookbook.contract.tokens import TokenSpace
 
 try:
     __version__ = version("cookbook-llm")

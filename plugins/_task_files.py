@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cookbook import CookbookError
-from cookbook.samples import read_jsonl
+from cookbook.engine.samples import read_jsonl
 
 __all__ = ["PROMPT_PARAMS_SCHEMA", "check_outputs", "data_file", "field", "read_json", "read_jsonl"]
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cookbook import TaskRecord, hookimpl
-from cookbook.text import normalize_tokens
+from cookbook.contract.text import normalize_tokens
 from cookbook_plugins._task_files import (
     PROMPT_PARAMS_SCHEMA,
     check_outputs,

@@ -6,7 +6,7 @@ from itertools import accumulate
 from typing import Any
 
 from cookbook import BatchRandom, SampleRandom, TokenRuns, TokenSpace, hookimpl, template
-from cookbook.text import normalize_tokens, normalize_word, word_tokens
+from cookbook.contract.text import normalize_tokens, normalize_word, word_tokens
 
 
 def _length_bounds(min_words: int, max_words: int, max_question: int, k: int) -> tuple[int, int]:

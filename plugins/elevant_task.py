@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cookbook import CookbookError, SampleRandom, TaskRecord, hookimpl
-from cookbook.text import normalize_tokens
+from cookbook.contract.text import normalize_tokens
 from cookbook_plugins._task_files import check_outputs, read_jsonl
 from cookbook_plugins._task_files import field as required_field
 from cookbook_plugins.entity_disambiguation import (

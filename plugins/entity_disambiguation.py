@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cookbook import CookbookError, SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import fuzzy_f1, normalize_tokens
+from cookbook.contract.text import fuzzy_f1, normalize_tokens
 
 # Function words (normalised as ``normalize_tokens`` does) that say nothing about an entity.
 STOPWORDS = frozenset(

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from cookbook import SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import normalize_tokens, token_f1
+from cookbook.contract.text import normalize_tokens, token_f1
 
 MISSING = "nan"
 _ATTRIBUTE = re.compile(r"(?:^|(?<=\. ))([A-Za-z_][\w ]{0,40}?): ")

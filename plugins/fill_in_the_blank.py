@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cookbook import CookbookError, SampleRandom, Scorer, TokenSpace, hookimpl, template
-from cookbook.text import normalize_word
+from cookbook.contract.text import normalize_word
 
 
 def content_words(text: str) -> tuple[list[str], list[str]]:

@@ -23,8 +23,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from cookbook.errors import CookbookError
-from cookbook.models import load_model, load_tokenizer, pick_device, pick_dtype, uses_chat_template
+from cookbook.contract.errors import CookbookError
+from cookbook.engine.models import (
+    load_model,
+    load_tokenizer,
+    pick_device,
+    pick_dtype,
+    uses_chat_template,
+)
 from cookbook_plugins import packed_attention
 from cookbook_plugins.lora_checkpoints import (
     CHECKPOINTS,

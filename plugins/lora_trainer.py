@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from cookbook import CookbookError, hookimpl
-from cookbook.params import resolve_params
+from cookbook.contract.params import resolve_params
 
 
 def _prop(kind: Any, default: Any, description: str, **extra: Any) -> dict[str, Any]:

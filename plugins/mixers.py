@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cookbook import CookbookError, hookimpl
-from cookbook.params import resolve_params
+from cookbook.contract.params import resolve_params
 
 if TYPE_CHECKING:  # numpy and the mixing maths load on first use: list-plugins stays fast
     import numpy as np
 
-    from cookbook.mixing import ScoreMatrix
+    from cookbook.engine.mixing import ScoreMatrix
 
 #: Solvers that ship with cvxpy, in order of preference (CLARABEL handles every objective here).
 SOLVERS = ("CLARABEL", "ECOS", "SCS")
@@ -80,7 +80,7 @@ class CvxpyMixer:
                 "max_weight": max_weight,
             },
         )
-        from cookbook.mixing import as_matrix, clean_weights
+        from cookbook.engine.mixing import as_matrix, clean_weights
 
         if regularization is not None and not strength:
             raise CookbookError(f"{owner}: regularization {regularization!r} needs a strength > 0")
@@ -104,7 +104,7 @@ class CvxpyMixer:
         **_bounds: Any,
     ) -> float:
         """The value ``weights`` achieve on the objective these parameters describe."""
-        from cookbook.mixing import objective_value
+        from cookbook.engine.mixing import objective_value
 
         return objective_value(
             weights, scores, objective, task_weights, regularization, strength or 0.0
@@ -182,7 +182,7 @@ def _solve(
     least concentrated (minimum sum of squares) mixture among the optimal ones."""
     import numpy as np
 
-    from cookbook.mixing import task_weight_vector
+    from cookbook.engine.mixing import task_weight_vector
 
     try:
         import cvxpy as cp
@@ -288,7 +288,7 @@ class UniformMixer:
 
     def mix(self, scores: ScoreMatrix | Mapping[str, Mapping[str, float]]) -> dict[str, float]:
         """``1/n`` for each of the matrix's ``n`` templates."""
-        from cookbook.mixing import as_matrix, uniform
+        from cookbook.engine.mixing import as_matrix, uniform
 
         return uniform(as_matrix(scores).templates)
 
@@ -317,7 +317,7 @@ class FixedMixer:
         """``weights`` over the matrix's templates (unnamed ones get 0); no scores: as given."""
         import numpy as np
 
-        from cookbook.mixing import as_matrix, clean_weights
+        from cookbook.engine.mixing import as_matrix, clean_weights
 
         owner = f"mixer {self.name!r}"
         _check(owner, self.params_schema, {"weights": dict(weights)})

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cookbook import CookbookError, SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import fuzzy_f1, normalize_tokens
+from cookbook.contract.text import fuzzy_f1, normalize_tokens
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _STOP_WORD_TEXT = """

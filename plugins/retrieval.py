@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cookbook import CookbookError, SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import normalize_tokens
+from cookbook.contract.text import normalize_tokens
 
 _ID = re.compile(r"[\w-]+")
 

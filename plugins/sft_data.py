@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from cookbook.errors import CookbookError
-from cookbook.models import format_completion, format_prompt
-from cookbook.samples import read_samples
+from cookbook.contract.errors import CookbookError
+from cookbook.engine.models import format_completion, format_prompt
+from cookbook.engine.samples import read_samples
 
 
 @dataclass

@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any
 
 from cookbook import SampleRandom, TokenSpace, hookimpl, template
-from cookbook.text import fuzzy_f1
+from cookbook.contract.text import fuzzy_f1
 from cookbook_plugins import document_qa as plain_qa
 
 MONTHS = [

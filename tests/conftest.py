@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import plugins
+from cookbook.registry import reset_registry
 
 
 @pytest.fixture(autouse=True)
@@ -15,9 +15,9 @@ def fresh_plugins(monkeypatch):
     """Each test loads plugins anew, with no selection variables from the environment."""
     for var in ("COOKBOOK_LOAD_PLUGINS", "COOKBOOK_DISABLE_PLUGINS", "COOKBOOK_STRICT_PLUGINS"):
         monkeypatch.delenv(var, raising=False)
-    plugins.reset()
+    reset_registry()
     yield
-    plugins.reset()
+    reset_registry()
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def install_fake(tmp_path, monkeypatch):
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
         (info / "entry_points.txt").write_text(f"[cookbook]\n{entry_point} = {module}\n")
-        plugins.reset()
+        reset_registry()
         return site
 
     return install

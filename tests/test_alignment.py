@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from cookbook import CookbookError, Scorer, plugins, template
-from cookbook.alignment import alignment_scores, scoring_function, summarize
+from cookbook import CookbookError, Scorer, template
+from cookbook.engine.alignment import alignment_scores, scoring_function, summarize
+from cookbook.registry import get_registry
 
 
 @template(prompt="Say: {word}\nAnswer:", rule=lambda slots: slots["word"].upper())
@@ -20,13 +21,13 @@ def _fill(slots, output, k: int = 3):
 
 
 def test_scores_use_the_templates_own_scorer():
-    blank = plugins.registry().get("templates", "fill_in_the_blank")
+    blank = get_registry().get("templates", "fill_in_the_blank")
     slots = [{"context": "u k b y k"}, {"context": "u k b y k"}]
     assert alignment_scores(blank, slots, ["b", "y"]) == [1.0, 0.0]
 
 
 def test_a_list_of_gold_answers_scores_the_best_of_them():
-    blank = plugins.registry().get("templates", "fill_in_the_blank")
+    blank = get_registry().get("templates", "fill_in_the_blank")
     slots = [{"context": "u k b y k"}]
     assert alignment_scores(blank, slots, [["y", "b"]]) == [1.0]
     assert alignment_scores(blank, slots, [[]]) == [0.0]
@@ -37,7 +38,7 @@ def test_without_a_scorer_the_rule_output_is_matched_fuzzily():
 
 
 def test_params_are_validated_and_passed_to_the_scorer():
-    qa = plugins.registry().get("templates", "document_qa")
+    qa = get_registry().get("templates", "document_qa")
     slots = [{"document": "aa bb cc dd ee ff gg", "question": "dd", "position": 3}]
     assert alignment_scores(qa, slots, ["aa"], {"k": 3}) == [1.0]
     assert alignment_scores(qa, slots, ["aa"], {"k": 1}) == [0.0]
@@ -46,7 +47,7 @@ def test_params_are_validated_and_passed_to_the_scorer():
 
 
 def test_a_registered_scorer_can_be_named_or_given():
-    blank = plugins.registry().get("templates", "fill_in_the_blank")
+    blank = get_registry().get("templates", "fill_in_the_blank")
     slots = [{"context": "the storm broke the fence"}]
     assert alignment_scores(blank, slots, ["storm"]) == [0.0]
     assert alignment_scores(blank, slots, ["storm"], scorer="context_copy") == [1.0]
@@ -55,7 +56,7 @@ def test_a_registered_scorer_can_be_named_or_given():
 
 
 def test_a_scorer_for_another_template_is_refused():
-    qa = plugins.registry().get("templates", "document_qa")
+    qa = get_registry().get("templates", "document_qa")
     with pytest.raises(
         CookbookError, match="scores template 'fill_in_the_blank', not 'document_qa'"
     ):
@@ -65,7 +66,7 @@ def test_a_scorer_for_another_template_is_refused():
 
 
 def test_mismatched_lengths_and_failing_scorers_are_clear_errors():
-    qa = plugins.registry().get("templates", "document_qa")
+    qa = get_registry().get("templates", "document_qa")
     with pytest.raises(CookbookError, match="2 records but 1 outputs"):
         alignment_scores(qa, [{}, {}], ["x"])
     with pytest.raises(CookbookError, match="record r-9 .*KeyError"):

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from cookbook import BatchRandom, CookbookError, SampleRandom, TokenRuns, template
-from cookbook.batches import _numbers_text
-from cookbook.generation import Job, generate
-from cookbook.plugins import registry
-from cookbook.samples import SampleMaker
-from cookbook.seeding import KeyMaker
-from cookbook.tokens import TokenSpace, builtin_token_space
+from cookbook.contract.batches import _numbers_text
+from cookbook.contract.seeding import KeyMaker
+from cookbook.contract.tokens import TokenSpace, builtin_token_space
+from cookbook.engine.generation import Job, generate
+from cookbook.engine.samples import SampleMaker
+from cookbook.registry import get_registry
 
 ODD_WORDS = ['say"hi', "back\\slash", "café", "naïve", "x{y}", "plain", "数字"]
 # Escaped lengths from 1 to 66 bytes: token rows 128 bytes wide, most of each row padding.
@@ -73,7 +73,7 @@ def test_batch_randint_rejects_an_empty_range():
 @pytest.mark.parametrize("space", ["pseudowords", "odd", "long"])
 def test_document_qa_batch_lines_equal_per_sample_lines(overrides, space):
     tokens = _tokens(space)
-    qa = registry().get("templates", "document_qa")
+    qa = get_registry().get("templates", "document_qa")
     maker = SampleMaker(qa, "document_qa", qa.resolve(overrides), 11, tokens)
     expected = [maker.line(i) for i in range(5, 400)]
     assert maker.lines(5, 400) == [line.encode() for line in expected]
@@ -82,7 +82,7 @@ def test_document_qa_batch_lines_equal_per_sample_lines(overrides, space):
 
 
 def test_callable_prompts_fall_back_to_the_per_sample_path():
-    qa = registry().get("templates", "document_qa")
+    qa = get_registry().get("templates", "document_qa")
     params = qa.resolve()
     tokens = builtin_token_space("pseudowords")
     maker = SampleMaker(qa, "document_qa", params, 0, tokens)
@@ -146,7 +146,7 @@ def test_a_failing_batch_generator_names_the_template_and_samples():
 
 
 def test_generated_file_is_the_per_sample_records_in_order(tmp_path):
-    qa = registry().get("templates", "document_qa")
+    qa = get_registry().get("templates", "document_qa")
     params = qa.resolve({"side": "after"})
     generate([Job("document_qa", 5000, params)], 4, tmp_path / "out.jsonl", workers=1)
     maker = SampleMaker(qa, "document_qa", params, 4, builtin_token_space("pseudowords"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cookbook import CookbookError
-from cookbook.calibration import check_two_choices, fit_threshold, with_threshold
+from cookbook.engine.calibration import check_two_choices, fit_threshold, with_threshold
 from cookbook_plugins.deepmatcher_task import deepmatcher
 
 # margins of Yes over No: the matches rank above the non-matches, yet all are above zero

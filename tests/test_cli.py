@@ -30,7 +30,8 @@ def test_help_and_version():
 
 def test_help_and_list_plugins_import_no_heavy_libraries():
     code = (
-        "import sys; from cookbook import cli, plugins; plugins.registry(); "
+        "import sys; from cookbook import cli; from cookbook.registry import get_registry; "
+        "get_registry(); "
         "print(sorted(m for m in ('torch', 'transformers', 'cvxpy', 'peft') "
         "if m in sys.modules))"
     )

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
+from cookbook.registry import get_registry
 from cookbook_plugins.cloze_task import cloze, word_key
 
 MC = Path(__file__).parent / "fixtures" / "multiple_choice"
 
 
 def test_the_task_is_registered_and_maps_into_fill_in_the_blank():
-    assert plugins.registry().get("tasks", "cloze") is cloze
+    assert get_registry().get("tasks", "cloze") is cloze
     assert (cloze.template, cloze.mode) == ("fill_in_the_blank", "generate")
 
 

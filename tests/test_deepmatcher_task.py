@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
+from cookbook.registry import get_registry
 from cookbook_plugins.deepmatcher_task import deepmatcher
 from cookbook_plugins.entity_matching import entity_matching
 
@@ -21,7 +22,7 @@ def dataset(tmp_path):
 
 
 def test_deepmatcher_is_registered_for_entity_matching():
-    task = plugins.registry().get("tasks", "deepmatcher")
+    task = get_registry().get("tasks", "deepmatcher")
     assert task is deepmatcher
     assert (task.template, task.mode) == ("entity_matching", "choice")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer.main
 
-from cookbook import hookspecs
 from cookbook.cli import app
+from cookbook.contract import hooks as hookspecs
 
 ROOT = Path(__file__).parents[1]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cookbook import SampleRandom
-from cookbook.tokens import TokenSpace, pseudowords
+from cookbook.contract.tokens import TokenSpace, pseudowords
 from cookbook_plugins.document_qa import _window_sums, align, document_qa
 
 SPACE = TokenSpace("test", pseudowords(500, seed=2))

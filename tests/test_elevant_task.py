@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
+from cookbook.registry import get_registry
 from cookbook_plugins.elevant_task import elevant
 from cookbook_plugins.entity_disambiguation import entity_disambiguation, parse_candidates
 
@@ -20,7 +21,7 @@ def _records(**params):
 
 
 def test_elevant_is_registered_for_entity_disambiguation():
-    task = plugins.registry().get("tasks", "elevant")
+    task = get_registry().get("tasks", "elevant")
     assert task is elevant
     assert (task.template, task.mode) == ("entity_disambiguation", "generate")
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 
-from cookbook import SampleRandom, plugins
-from cookbook.tokens import resolve_token_space
+from cookbook import SampleRandom
+from cookbook.contract.tokens import resolve_token_space
+from cookbook.registry import get_registry
 from cookbook_plugins.english import english, english_words
 
 
 def test_english_is_a_registered_token_space():
-    assert resolve_token_space("english", plugins.registry()) is english
+    assert resolve_token_space("english", get_registry()) is english
 
 
 def test_words_are_alphabetic_3_to_10_letters_and_common():

@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
-from cookbook import CookbookError, SampleRandom, plugins
-from cookbook.tokens import TokenSpace, builtin_token_space
+from cookbook import CookbookError, SampleRandom
+from cookbook.contract.tokens import TokenSpace, builtin_token_space
+from cookbook.registry import get_registry
 from cookbook_plugins.entity_disambiguation import (
     chosen_candidate,
     entity_disambiguation,
@@ -29,7 +30,7 @@ def _samples(count: int, **overrides):
 
 
 def test_entity_disambiguation_is_registered_as_a_composition_template():
-    assert plugins.registry().get("templates", "entity_disambiguation") is entity_disambiguation
+    assert get_registry().get("templates", "entity_disambiguation") is entity_disambiguation
     assert entity_disambiguation.family == "composition"
 
 

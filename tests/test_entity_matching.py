@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cookbook import CookbookError, SampleRandom, plugins
-from cookbook.tokens import builtin_token_space
+from cookbook import CookbookError, SampleRandom
+from cookbook.contract.tokens import builtin_token_space
+from cookbook.registry import get_registry
 from cookbook_plugins.entity_matching import (
     entity_matching,
     overlap,
@@ -24,7 +25,7 @@ def _samples(count: int, **overrides):
 
 
 def test_entity_matching_is_registered_as_a_comparison_template():
-    assert plugins.registry().get("templates", "entity_matching") is entity_matching
+    assert get_registry().get("templates", "entity_matching") is entity_matching
     assert entity_matching.family == "comparison"
 
 

@@ -22,10 +22,12 @@ from eval_helpers import (  # noqa: E402
 )
 from tiny_llama import build_tiny_llama  # noqa: E402
 
-from cookbook import CookbookError, plugins  # noqa: E402
-from cookbook.alignment import alignment_scores, summarize  # noqa: E402
-from cookbook.calibration import DevData, fit_threshold  # noqa: E402
-from cookbook.evaluation import (  # noqa: E402
+from cookbook import CookbookError  # noqa: E402
+from cookbook.contract.text import normalize_tokens  # noqa: E402
+from cookbook.contract.tokens import resolve_token_space  # noqa: E402
+from cookbook.engine.alignment import alignment_scores, summarize  # noqa: E402
+from cookbook.engine.calibration import DevData, fit_threshold  # noqa: E402
+from cookbook.engine.evaluation import (  # noqa: E402
     evaluate_task,
     evaluate_template,
     load_eval_model,
@@ -33,7 +35,7 @@ from cookbook.evaluation import (  # noqa: E402
     token_budget,
     trained_chat_setting,
 )
-from cookbook.inference import (  # noqa: E402
+from cookbook.engine.inference import (  # noqa: E402
     continuation_logprobs,
     cut_at,
     generate_greedy,
@@ -41,10 +43,9 @@ from cookbook.inference import (  # noqa: E402
     stop_criterion,
     stop_for,
 )
-from cookbook.models import format_prompt  # noqa: E402
-from cookbook.samples import SampleMaker  # noqa: E402
-from cookbook.text import normalize_tokens  # noqa: E402
-from cookbook.tokens import resolve_token_space  # noqa: E402
+from cookbook.engine.models import format_prompt  # noqa: E402
+from cookbook.engine.samples import SampleMaker  # noqa: E402
+from cookbook.registry import get_registry  # noqa: E402
 
 PROMPTS = [
     "copy w1 to",
@@ -172,8 +173,8 @@ def test_generate_task_metrics_alignment_and_generations_flow_through(
     copy, _ = fake_plugin
     out = tmp_path / "gen" / "copy.jsonl"
     result = evaluate_task("copy", str(copy), str(tiny_model), generations_path=out, progress=False)
-    task = plugins.registry().get("tasks", "copy")
-    template = plugins.registry().get("templates", "copy_word")
+    task = get_registry().get("tasks", "copy")
+    template = get_registry().get("templates", "copy_word")
     records = list(task.read(str(copy)))
     model, tokenizer = load_reference(tiny_model)
     budget = token_budget(tokenizer, [a for r in records for a in r.answers])
@@ -206,7 +207,7 @@ def test_limit_and_prompt_parameter_reach_the_task(tiny_model, fake_plugin):
         progress=False,
     )
     assert result["n"] == 2
-    assert len(plugins.registry().get("tasks", "copy").seen) == 2
+    assert len(get_registry().get("tasks", "copy").seen) == 2
 
 
 def test_skip_passes_over_the_first_records(tiny_model, fake_plugin, tmp_path):
@@ -216,7 +217,7 @@ def test_skip_passes_over_the_first_records(tiny_model, fake_plugin, tmp_path):
         "copy", str(copy), str(tiny_model), skip=1, limit=2, generations_path=out,
         progress=False,
     )  # fmt: skip
-    records = list(plugins.registry().get("tasks", "copy").read(str(copy)))
+    records = list(get_registry().get("tasks", "copy").read(str(copy)))
     assert result["n"] == 2
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [
         r.id for r in records[1:3]
@@ -228,7 +229,7 @@ def test_chat_models_get_the_chat_template_without_added_special_tokens(
 ):
     copy, _ = fake_plugin
     evaluate_task("copy", str(copy), str(tiny_chat_model), max_new_tokens=4, progress=False)
-    task = plugins.registry().get("tasks", "copy")
+    task = get_registry().get("tasks", "copy")
     model, tokenizer = load_reference(tiny_chat_model)
     expected = []
     for record in task.read(str(copy)):
@@ -242,7 +243,7 @@ def test_a_completion_task_gets_plain_prompts_and_the_argument_overrides_it(
     tiny_chat_model, fake_plugin, monkeypatch
 ):
     copy, _ = fake_plugin
-    task = plugins.registry().get("tasks", "copy")
+    task = get_registry().get("tasks", "copy")
     model, tokenizer = load_reference(tiny_chat_model)
     records = list(task.read(str(copy)))
 
@@ -263,7 +264,7 @@ def test_a_completion_task_gets_plain_prompts_and_the_argument_overrides_it(
 
 
 def test_cloze_asks_for_plain_text():
-    assert plugins.registry().get("tasks", "cloze").chat_template is False
+    assert get_registry().get("tasks", "cloze").chat_template is False
 
 
 def test_choice_task_gets_per_choice_logprobs_and_alignment_of_the_chosen_option(
@@ -274,8 +275,8 @@ def test_choice_task_gets_per_choice_logprobs_and_alignment_of_the_chosen_option
     result = evaluate_task(
         "pick", str(pick), str(tiny_model), batch_size=4, generations_path=out, progress=False
     )
-    task = plugins.registry().get("tasks", "pick")
-    template = plugins.registry().get("templates", "pick_first")
+    task = get_registry().get("tasks", "pick")
+    template = get_registry().get("templates", "pick_first")
     records = list(task.read(str(pick)))
     model, tokenizer = load_reference(tiny_model)
     for record, scores in zip(records, task.seen, strict=True):
@@ -305,7 +306,7 @@ def test_a_threshold_fitted_on_development_records_decides_two_choice_records(
     dev, test = tmp_path / "dev.txt", tmp_path / "test.txt"
     dev.write_text(TWO_CHOICES)
     test.write_text("\n".join(reversed(TWO_CHOICES.splitlines())) + "\n")
-    task = plugins.registry().get("tasks", "pick")
+    task = get_registry().get("tasks", "pick")
     records = {name: list(task.read(str(path))) for name, path in (("dev", dev), ("test", test))}
     raw = {}
     for name in ("dev", "test"):
@@ -364,7 +365,7 @@ def test_adapter_is_applied_on_top_of_the_base_model(tiny_model, fake_plugin, tm
     _, pick = fake_plugin
     adapter = _save_adapter(tiny_model, tmp_path / "adapter")
     evaluate_task("pick", str(pick), str(tiny_model), progress=False)
-    task = plugins.registry().get("tasks", "pick")
+    task = get_registry().get("tasks", "pick")
     base_scores = task.seen
     evaluate_task("pick", str(pick), str(tiny_model), str(adapter), progress=False)
     tuned_scores = task.seen
@@ -414,7 +415,7 @@ def test_template_evaluation_scores_fresh_samples(tiny_model, fake_plugin, tmp_p
         generations_path=out,
         progress=False,
     )
-    registry = plugins.registry()
+    registry = get_registry()
     template = registry.get("templates", "copy_word")
     params = template.resolve({"length": 2})
     maker = SampleMaker(

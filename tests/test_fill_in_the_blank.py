@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cookbook import SampleRandom
-from cookbook.tokens import TokenSpace, pseudowords
+from cookbook.contract.tokens import TokenSpace, pseudowords
 from cookbook_plugins.fill_in_the_blank import (
     align,
     content_words,

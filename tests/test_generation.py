@@ -8,15 +8,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cookbook import plugins
-from cookbook.errors import CookbookError
-from cookbook.generation import Job, chunks, generate, interleave, split_evenly
+from cookbook.contract.errors import CookbookError
+from cookbook.engine.generation import Job, chunks, generate, interleave, split_evenly
+from cookbook.registry import get_registry
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "schemas" / "sample.schema.json").read_text())
 
 
 def _jobs(n: int, **params) -> list[Job]:
-    tpl = plugins.registry().get("templates", "document_qa")
+    tpl = get_registry().get("templates", "document_qa")
     return [Job("document_qa", n, tpl.resolve(params))]
 
 
@@ -50,7 +50,7 @@ def test_sample_depends_only_on_seed_template_params_and_index(tmp_path):
 def test_records_follow_the_sample_schema_and_the_rule(tmp_path):
     out = tmp_path / "s.jsonl"
     generate(_jobs(50, side="after", k=2), 3, out, workers=1)
-    tpl = plugins.registry().get("templates", "document_qa")
+    tpl = get_registry().get("templates", "document_qa")
     for line in out.read_text().splitlines():
         record = json.loads(line)
         jsonschema.validate(record, SCHEMA)
@@ -73,7 +73,7 @@ def test_split_evenly_and_interleave_spread_templates():
 
 
 def test_two_templates_with_their_own_params(echo_plugin, tmp_path):
-    registry = plugins.registry()
+    registry = get_registry()
     jobs = [
         Job("document_qa", 3, registry.get("templates", "document_qa").resolve()),
         Job("echo", 2, registry.get("templates", "echo").resolve({"length": 5})),
@@ -139,7 +139,7 @@ def test_failure_in_a_later_chunk_with_workers_writing_stops_cleanly(install_fak
 
 
 def test_workers_write_interleaved_templates_byte_identically(echo_plugin, tmp_path):
-    registry = plugins.registry()
+    registry = get_registry()
     jobs = [
         Job("document_qa", 3000, registry.get("templates", "document_qa").resolve()),
         Job("echo", 2500, registry.get("templates", "echo").resolve({"length": 3})),
@@ -152,7 +152,7 @@ def test_workers_write_interleaved_templates_byte_identically(echo_plugin, tmp_p
 
 def test_parquet_holds_the_same_records(tmp_path):
     pytest.importorskip("pyarrow")
-    from cookbook.samples import read_samples
+    from cookbook.engine.samples import read_samples
 
     jsonl, parquet = tmp_path / "s.jsonl", tmp_path / "s.parquet"
     generate(_jobs(3000), 5, jsonl, workers=1)

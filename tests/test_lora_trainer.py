@@ -9,8 +9,8 @@ import sys
 import pytest
 from tiny_llama import build_tiny_llama, mapping_pairs, vocabulary, write_samples
 
-from cookbook import plugins
-from cookbook.errors import CookbookError
+from cookbook.contract.errors import CookbookError
+from cookbook.registry import get_registry
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
@@ -49,11 +49,11 @@ def data(tmp_path_factory, pairs):
 
 @pytest.fixture
 def trainer():
-    return plugins.registry().get("trainers", "lora")
+    return get_registry().get("trainers", "lora")
 
 
 def tokenizer_of(path):
-    from cookbook.models import load_tokenizer
+    from cookbook.engine.models import load_tokenizer
 
     return load_tokenizer(path)
 
@@ -129,7 +129,7 @@ def test_packed_loss_equals_the_mean_over_separate_samples(tiny_model):
     """No attention crosses sample bounds, and the loss covers exactly the completion tokens."""
     from peft import LoraConfig, get_peft_model
 
-    from cookbook.models import load_model
+    from cookbook.engine.models import load_model
 
     tokenizer = tokenizer_of(tiny_model)
     pairs = mapping_pairs(5, seed=3)
@@ -280,10 +280,10 @@ def test_lr_schedule_warms_up_then_decays():
 
 @pytest.mark.slow
 def test_the_embedded_model_trains_for_a_few_steps(trainer, tmp_path):
-    from cookbook.samples import SampleMaker
-    from cookbook.tokens import builtin_token_space
+    from cookbook.contract.tokens import builtin_token_space
+    from cookbook.engine.samples import SampleMaker
 
-    template = plugins.registry().get("templates", "document_qa")
+    template = get_registry().get("templates", "document_qa")
     params = template.resolve({"min_words": 20, "max_words": 30})
     maker = SampleMaker(template, "document_qa", params, 0, builtin_token_space("pseudowords"))
     data = tmp_path / "samples.jsonl"

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cookbook.cli import app
-from cookbook.errors import CookbookError
-from cookbook.mixing import read_mixture
+from cookbook.contract.errors import CookbookError
+from cookbook.engine.mixing import read_mixture
 
 SCORES = "task,qa,choice,cloze\nsquad,1.0,0.0,0.5\npiqa,0.0,2.0,0.5\n"
 

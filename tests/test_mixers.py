@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from cookbook import plugins
-from cookbook.errors import CookbookError
-from cookbook.mixing import OBJECTIVES, REGULARIZATIONS, ScoreMatrix, objective_value
+from cookbook.contract.errors import CookbookError
+from cookbook.engine.mixing import OBJECTIVES, REGULARIZATIONS, ScoreMatrix, objective_value
+from cookbook.registry import get_registry
 
 EXACT = 1e-6
 
 
 def mixer(name: str = "cvxpy"):
-    return plugins.registry().get("mixers", name)
+    return get_registry().get("mixers", name)
 
 
 def approx(weights: dict[str, float]):
@@ -23,7 +23,7 @@ def approx(weights: dict[str, float]):
 
 
 def test_builtin_mixers_are_registered_by_their_plugin():
-    registry = plugins.registry()
+    registry = get_registry()
     assert {"cvxpy", "uniform", "fixed"} <= set(registry.names("mixers"))
     assert registry.plugin_of("mixers", "cvxpy").name == "mixers"
     schema = mixer().params_schema["properties"]

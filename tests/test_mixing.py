@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cookbook import TaskRecord, template
-from cookbook.errors import CookbookError
-from cookbook.mixing import (
+from cookbook.contract.errors import CookbookError
+from cookbook.engine.mixing import (
     ScoreMatrix,
     alignment_matrix,
     check_linearity,

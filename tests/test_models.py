@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tiny_llama import build_tiny_llama
 
-from cookbook import models
-from cookbook.errors import CookbookError
+from cookbook.contract.errors import CookbookError
+from cookbook.engine import models
 
 
 @pytest.fixture

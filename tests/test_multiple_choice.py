@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cookbook import CookbookError, SampleRandom
-from cookbook.tokens import TokenSpace, pseudowords
+from cookbook.contract.tokens import TokenSpace, pseudowords
 from cookbook_plugins.multiple_choice import (
     align,
     match_option,

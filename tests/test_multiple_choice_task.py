@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
+from cookbook.registry import get_registry
 from cookbook_plugins.multiple_choice_task import multiple_choice_task as task
 from cookbook_plugins.multiple_choice_task import query_slots
 
@@ -14,7 +15,7 @@ MC = Path(__file__).parent / "fixtures" / "multiple_choice"
 
 
 def test_the_task_is_registered_as_a_choice_task():
-    assert plugins.registry().get("tasks", "multiple_choice") is task
+    assert get_registry().get("tasks", "multiple_choice") is task
     assert (task.template, task.mode) == ("multiple_choice", "choice")
 
 

@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from cookbook import plugins
-from cookbook.config import assembled_schema, load_pipeline
-from cookbook.errors import CookbookError
+from cookbook.contract.errors import CookbookError
+from cookbook.pipeline.config import assembled_schema, load_pipeline
+from cookbook.registry import get_registry
 
 GOOD = """\
 name: good
@@ -157,7 +157,7 @@ def test_every_error_is_reported_at_once(tmp_path):
 
 
 def test_schema_includes_plugin_parameters():
-    schema = assembled_schema(plugins.registry())
+    schema = assembled_schema(get_registry())
     assert schema["$defs"]["templates.document_qa"]["properties"]["k"]["type"] == "integer"
     result = cli("schema")
     assert result.returncode == 0

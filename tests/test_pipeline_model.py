@@ -15,8 +15,8 @@ pytest.importorskip("cvxpy")
 from eval_helpers import FIXTURES, SQUAD, one_thread, tiny_vocabulary  # noqa: E402
 from tiny_llama import build_tiny_llama  # noqa: E402
 
-from cookbook import pipeline as runner  # noqa: E402
-from cookbook.config import load_pipeline  # noqa: E402
+from cookbook.pipeline import runner  # noqa: E402
+from cookbook.pipeline.config import load_pipeline  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from cookbook import pipeline as runner
-from cookbook import plugins
-from cookbook.config import load_pipeline
+from cookbook.pipeline import runner
+from cookbook.pipeline.config import load_pipeline
+from cookbook.registry import reset_registry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pipeline"
 
@@ -83,7 +83,7 @@ def test_editing_a_template_plugin_reruns_its_stages(echo_plugin, tmp_path):
     module = site / "cookbook_template_echo_plugin.py"
     module.write_text(module.read_text().replace("Echo: {words}", "Repeat: {words}"))
     sys.modules.pop(module.stem)  # as a new process would import it
-    plugins.reset()
+    reset_registry()
     assert [cached for _, _, cached in runner.plan(load_pipeline(path))] == [False]
     runner.run(load_pipeline(path))
     samples = (tmp_path / "run" / "out" / "samples.jsonl").read_text()
@@ -91,7 +91,7 @@ def test_editing_a_template_plugin_reruns_its_stages(echo_plugin, tmp_path):
 
 
 def test_development_records_come_from_dev_path_after_dev_skip(tmp_path):
-    from cookbook.stages import _task_records
+    from cookbook.pipeline.stages import _task_records
 
     write(tmp_path, BASIC)
     squad = str(tmp_path / "tiny_squad.json")

@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cookbook import plugins
 from cookbook.cli import app
-from cookbook.errors import CookbookError, PluginClashError
+from cookbook.contract.errors import CookbookError, PluginClashError
+from cookbook.registry import get_registry, reset_registry
 
 TWIN = """
 from cookbook import hookimpl, template
@@ -29,7 +29,7 @@ def _by_name(registry):
 
 
 def test_builtin_plugins_load_through_entry_points():
-    registry = plugins.registry()
+    registry = get_registry()
     info = _by_name(registry)["document_qa"]
     assert info.status == "ok"
     assert info.distribution == "cookbook-llm"
@@ -39,7 +39,7 @@ def test_builtin_plugins_load_through_entry_points():
 
 def test_plugin_raising_on_import_is_reported_and_others_work(install_fake):
     install_fake("cookbook-template-broken", "broken", "raise RuntimeError('boom at import')\n")
-    registry = plugins.registry()
+    registry = get_registry()
     broken = _by_name(registry)["broken"]
     assert broken.status == "error: RuntimeError: boom at import"
     assert broken.version == "1.2.3"
@@ -54,7 +54,7 @@ def test_plugin_raising_in_its_hook_is_reported_without_partial_components(insta
             "    register(twin)", "    register(twin)\n    raise ValueError('second fails')"
         ),
     )
-    registry = plugins.registry()
+    registry = get_registry()
     info = _by_name(registry)["halfway"]
     assert info.status == "error: ValueError: second fails"
     assert "twin" not in registry.names("templates")
@@ -83,21 +83,21 @@ def test_strict_mode_reraises(install_fake, monkeypatch):
     install_fake("cookbook-template-broken", "broken", "raise RuntimeError('boom')\n")
     monkeypatch.setenv("COOKBOOK_STRICT_PLUGINS", "1")
     with pytest.raises(RuntimeError, match="boom"):
-        plugins.registry()
+        get_registry()
 
 
 def test_load_list_selects_plugins(install_fake, monkeypatch):
     install_fake("cookbook-template-twin", "twin", TWIN.replace("ANSWER", "a"))
     monkeypatch.setenv("COOKBOOK_LOAD_PLUGINS", "twin")
-    assert [p.name for p in plugins.registry().plugins] == ["twin"]
-    plugins.reset()
+    assert [p.name for p in get_registry().plugins] == ["twin"]
+    reset_registry()
     monkeypatch.setenv("COOKBOOK_LOAD_PLUGINS", "")
-    assert plugins.registry().plugins == []
+    assert get_registry().plugins == []
 
 
 def test_disable_list_skips_plugins(monkeypatch):
     monkeypatch.setenv("COOKBOOK_DISABLE_PLUGINS", "document_qa")
-    registry = plugins.registry()
+    registry = get_registry()
     assert "document_qa" not in [p.name for p in registry.plugins]
     with pytest.raises(CookbookError, match="unknown template 'document_qa'"):
         registry.get("templates", "document_qa")
@@ -110,7 +110,7 @@ def test_name_clash_names_both_distributions_and_qualified_name_picks(install_fa
     install_fake(
         "cookbook-template-two", "two", TWIN.replace("ANSWER", "from two"), module="two_mod"
     )
-    registry = plugins.registry()
+    registry = get_registry()
     with pytest.raises(PluginClashError) as err:
         registry.get("templates", "twin")
     message = str(err.value)
@@ -122,7 +122,7 @@ def test_name_clash_names_both_distributions_and_qualified_name_picks(install_fa
 
 def test_unknown_name_suggests_the_closest():
     with pytest.raises(CookbookError, match="did you mean 'document_qa'"):
-        plugins.registry().get("templates", "documnt_qa")
+        get_registry().get("templates", "documnt_qa")
 
 
 def test_generate_still_works_with_a_broken_plugin(install_fake, tmp_path):

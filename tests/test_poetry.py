@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, SampleRandom, plugins
-from cookbook.tokens import TokenSpace, builtin_token_space
+from cookbook import CookbookError, SampleRandom
+from cookbook.contract.tokens import TokenSpace, builtin_token_space
+from cookbook.registry import get_registry
 from cookbook_plugins.poetry import (
     SCHEMES,
     expand_scheme,
@@ -32,7 +33,7 @@ def _samples(count: int, **overrides):
 
 
 def test_poetry_is_registered_as_a_composition_template():
-    assert plugins.registry().get("templates", "poetry") is poetry
+    assert get_registry().get("templates", "poetry") is poetry
     assert poetry.family == "composition"
 
 

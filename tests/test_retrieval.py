@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cookbook import CookbookError, SampleRandom
-from cookbook.tokens import TokenSpace, pseudowords
+from cookbook.contract.tokens import TokenSpace, pseudowords
 from cookbook_plugins.retrieval import align, chosen_passage, matches, retrieval
 
 SPACE = TokenSpace("test", pseudowords(2000, seed=3))

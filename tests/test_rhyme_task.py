@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
+from cookbook.registry import get_registry
 from cookbook_plugins.poetry import poetry
 from cookbook_plugins.rhyme_task import read_gold, rhyme
 
@@ -25,7 +26,7 @@ def corpus(tmp_path):
 
 
 def test_rhyme_is_registered_for_poetry():
-    task = plugins.registry().get("tasks", "rhyme")
+    task = get_registry().get("tasks", "rhyme")
     assert task is rhyme
     assert (task.template, task.mode) == ("poetry", "generate")
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
 from cookbook.cli import app
-from cookbook.samples import SampleMaker
-from cookbook.tokens import resolve_token_space
+from cookbook.contract.tokens import resolve_token_space
+from cookbook.engine.samples import SampleMaker
+from cookbook.registry import get_registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SQUAD = FIXTURES / "qa" / "squad_small.json"
@@ -31,7 +32,7 @@ def score_json(*args: str) -> dict:
 
 
 def write_samples(path: Path, name: str, n: int, seed: int = 0) -> list[dict]:
-    registry = plugins.registry()
+    registry = get_registry()
     tpl = registry.get("templates", name)
     maker = SampleMaker(
         tpl, name, tpl.resolve(), seed, resolve_token_space("pseudowords", registry)
@@ -63,12 +64,12 @@ def test_task_gold_answers_are_scored_with_the_template(tmp_path):
     out = score_json("document_qa", "--task", "squad", "--data", str(SQUAD))
     assert out["n"] == 3 and out["task"] == "squad" and out["outputs"] == "gold"
     assert 0.0 <= out["ci_low"] <= out["statistic"] <= out["ci_high"] <= 1.0
-    from cookbook.alignment import alignment_scores
+    from cookbook.engine.alignment import alignment_scores
     from cookbook_plugins.squad_task import squad
 
     records = list(squad.read(str(SQUAD)))
     expected = alignment_scores(
-        plugins.registry().get("templates", "document_qa"),
+        get_registry().get("templates", "document_qa"),
         [r.slots for r in records],
         [r.answers for r in records],
     )
@@ -76,11 +77,11 @@ def test_task_gold_answers_are_scored_with_the_template(tmp_path):
 
 
 def test_another_templates_task_is_scored_as_the_pipeline_scores_it():
-    from cookbook.mixing import alignment_matrix
+    from cookbook.engine.mixing import alignment_matrix
     from cookbook_plugins.squad_task import squad
 
     out = score_json("typed_qa", "--task", "squad", "--data", str(SQUAD))
-    typed_qa = plugins.registry().get("templates", "typed_qa")
+    typed_qa = get_registry().get("templates", "typed_qa")
     matrix = alignment_matrix({"squad": squad.read(str(SQUAD))}, [typed_qa])
     assert out["n"] == 3 and out["scorer"] == "typed_qa"
     assert out["statistic"] == pytest.approx(matrix.as_mapping()["squad"]["typed_qa"])

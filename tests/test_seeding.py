@@ -1,7 +1,7 @@
 """Per-sample randomness is a fixed function of the key, whichever way it is drawn."""
 
-from cookbook.seeding import KeyMaker, SampleRandom
-from cookbook.tokens import TokenSpace, pseudowords
+from cookbook.contract.seeding import KeyMaker, SampleRandom
+from cookbook.contract.tokens import TokenSpace, pseudowords
 
 
 def test_vectorised_draws_continue_the_scalar_stream():

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import CookbookError, plugins
+from cookbook import CookbookError
+from cookbook.registry import get_registry
 from cookbook_plugins.squad_task import exact_match, f1, normalize_answer, squad
 
 QA = Path(__file__).parent / "fixtures" / "qa"
 
 
 def test_the_task_is_registered_and_maps_into_document_qa():
-    task = plugins.registry().get("tasks", "squad")
+    task = get_registry().get("tasks", "squad")
     assert task is squad
     assert (task.template, task.mode) == ("document_qa", "generate")
 

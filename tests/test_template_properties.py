@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cookbook import plugins
-from cookbook.samples import SampleMaker
-from cookbook.tokens import resolve_token_space
+from cookbook.contract.tokens import resolve_token_space
+from cookbook.engine.samples import SampleMaker
+from cookbook.registry import get_registry, reset_registry
 
 SEEDS = (0, 1, 12345)
 INDICES = (0, 1, 2, 17, 999)
@@ -21,8 +21,8 @@ SAMPLE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "sample.schema
 
 
 def _template_names() -> list[str]:
-    names = plugins.registry().names("templates")
-    plugins.reset()
+    names = get_registry().names("templates")
+    reset_registry()
     return names
 
 
@@ -30,7 +30,7 @@ TEMPLATES = _template_names()
 
 
 def _maker(name: str, seed: int) -> SampleMaker:
-    registry = plugins.registry()
+    registry = get_registry()
     template = registry.get("templates", name)
     tokens = resolve_token_space("pseudowords", registry)
     return SampleMaker(template, name, template.resolve(), seed, tokens)

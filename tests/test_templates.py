@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cookbook import CookbookError, SampleRandom, Template, template
-from cookbook.tokens import TokenSpace
+from cookbook.contract.tokens import TokenSpace
 
 
 def _reverse_rule(slots):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 
-from cookbook.text import fuzzy_f1, normalize_tokens, normalize_word, stem
+from cookbook.contract.text import fuzzy_f1, normalize_tokens, normalize_word, stem
 
 TEXTS = [
     "The Cats, sat on a mat!",

@@ -14,8 +14,8 @@ pytest.importorskip("peft")
 from tiny_llama import build_tiny_llama, mapping_pairs, vocabulary, write_samples  # noqa: E402
 
 from cookbook.cli import app  # noqa: E402
-from cookbook.commands.train import default_output  # noqa: E402
-from cookbook.errors import CookbookError  # noqa: E402
+from cookbook.cli.train import default_output  # noqa: E402
+from cookbook.contract.errors import CookbookError  # noqa: E402
 
 QUIET = ["-p", "progress=false", "-p", "num_threads=1"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from cookbook import SampleRandom
-from cookbook.tokens import TokenSpace, pseudowords
+from cookbook.contract.tokens import TokenSpace, pseudowords
 from cookbook_plugins.typed_qa import CUES, MONTHS, _rule, align, typed_qa, word_class
 
 SPACE = TokenSpace("test", pseudowords(500, seed=3))

@@ -1,10 +1,10 @@
-from cookbook import plugins
+from cookbook.registry import get_registry
 
 
 def test_reverse_samples_follow_their_rule():
-    reverse = plugins.registry().get("templates", "reverse")
-    from cookbook.samples import SampleMaker
-    from cookbook.tokens import builtin_token_space
+    reverse = get_registry().get("templates", "reverse")
+    from cookbook.engine.samples import SampleMaker
+    from cookbook.contract.tokens import builtin_token_space
 
     maker = SampleMaker(reverse, "reverse", reverse.resolve(), 0, builtin_token_space("pseudowords"))
     record = maker.record(0)

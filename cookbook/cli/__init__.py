@@ -1,0 +1,92 @@
+"""The ``cookbook`` command line: one module per command in this package."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cookbook.cli import eval as eval_cmd
+from cookbook.cli import generate, list_plugins, mix, pipeline, preview, score, train
+from cookbook.contract.errors import CookbookError
+from cookbook.registry import call_hook, get_registry, plugin_manager
+
+app = typer.Typer(
+    name="cookbook",
+    help="Instruction-tuning data from programmatic templates over random tokens.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cookbook import __version__
+
+        typer.echo(f"cookbook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Instruction-tuning data from programmatic templates over random tokens."""
+
+
+for module in (list_plugins, preview, generate, score, mix, pipeline, eval_cmd, train):
+    module.register(app)
+
+
+def _plugin_commands() -> None:
+    """Let plugins add commands; a failing one is reported on its plugin, never fatal."""
+    call_hook(plugin_manager(), get_registry(), "register_commands", cli=app)
+
+
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning ``CookbookError`` into one clear message."""
+    try:
+        if not (len(sys.argv) > 1 and sys.argv[1] in ("--help", "--version", "-h")):
+            _plugin_commands()
+        # Without standalone mode typer returns the exit code of an Exit (130 for Ctrl-C,
+        # which it turns into one) instead of raising it; commands themselves return None.
+        code = app(standalone_mode=False)
+        if code == INTERRUPTED:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except CookbookError as exc:
+        err_console.print(
+            f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
+        sys.exit(1)
+    except (KeyboardInterrupt, typer.Abort):
+        err_console.print("[yellow]Interrupted.[/]")
+        sys.exit(INTERRUPTED)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("COOKBOOK_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]Error:[/] {type(exc).__name__}: {exc}"
+            " (set COOKBOOK_DEBUG=1 for the traceback)"
+        )
+        sys.exit(1)

@@ -1,0 +1,50 @@
+"""``cookbook preview``: a few samples of a template, pretty-printed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from cookbook.cli.options import parse_params
+from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE, resolve_token_space
+from cookbook.engine.samples import SampleMaker
+from cookbook.registry import get_registry
+
+
+def preview(
+    template: Annotated[str, typer.Argument(help="Template name (or plugin:name).")],
+    n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many samples.")] = 3,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Template parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    tokens: Annotated[
+        str, typer.Option(help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")
+    ] = DEFAULT_TOKEN_SPACE,
+) -> None:
+    """Show a few samples of TEMPLATE: slots, prompt and completion."""
+    registry = get_registry()
+    tpl = registry.get("templates", template)
+    params = tpl.resolve(dict(parse_params(param)))
+    maker = SampleMaker(tpl, template, params, seed, resolve_token_space(tokens, registry))
+    console = Console()
+    for index in range(n):
+        record = maker.record(index)
+        body = Text()
+        body.append(record["prompt"])
+        body.append(record["completion"], style="bold green")
+        slots = ", ".join(
+            f"{k}={v!r}"
+            for k, v in record["slots"].items()
+            if not isinstance(v, str) or len(v) < 60
+        )
+        console.print(Panel(body, title=record["id"], subtitle=slots or None, title_align="left"))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("preview")(preview)

@@ -1,0 +1,212 @@
+"""``cookbook score``: the alignment statistic of samples, real data or a model's outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cookbook.cli.options import parse_params
+from cookbook.contract.errors import CookbookError
+from cookbook.contract.templates import Template
+from cookbook.engine.alignment import AlignmentSummary, alignment_scores, summarize
+from cookbook.engine.samples import read_samples
+from cookbook.registry import get_registry
+
+
+@dataclass
+class Scored:
+    """Records to score: their ids, input slots and outputs (a list: several gold answers)."""
+
+    ids: list[str] = field(default_factory=list)
+    slots: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[Any] = field(default_factory=list)
+    skipped: int = 0
+
+    def add(self, id: str, slots: dict[str, Any], output: Any) -> None:
+        self.ids.append(id)
+        self.slots.append(slots)
+        self.outputs.append(output)
+
+
+def sample_records(template: Template, path: Path, limit: int | None) -> Scored:
+    """Generated samples of ``template`` in ``path`` (other templates' records are skipped)."""
+    scored = Scored()
+    for record in read_samples(path):
+        if limit is not None and len(scored.ids) >= limit:
+            break
+        name = str(record.get("template", template.name)).rpartition(":")[2]
+        if name != template.name:
+            scored.skipped += 1
+            continue
+        id = str(record.get("id", f"#{len(scored.ids) + scored.skipped}"))
+        slots = record.get("slots")
+        if not isinstance(slots, dict) or template.output not in slots:
+            raise CookbookError(
+                f"{path}: record {id}: needs 'slots' holding the output slot {template.output!r}"
+            )
+        inputs = {k: v for k, v in slots.items() if k != template.output}
+        scored.add(id, inputs, slots[template.output])
+    return scored
+
+
+def task_records(
+    template: Template,
+    task_name: str,
+    path: Path,
+    split: str | None,
+    limit: int | None,
+    params: dict[str, Any] | None = None,
+) -> Scored:
+    """Records of a real task with their gold answers. A task made for another template has
+    its slots mapped into ``template``'s, as the pipeline's score stage maps them."""
+    from cookbook.engine.mixing.sources import example_slots, map_slots
+
+    task = get_registry().get("tasks", task_name)
+    own = task.template.rpartition(":")[2] == template.name
+    example = None if own else example_slots(template, params)
+    scored = Scored()
+    for record in islice(task.read(str(path), split), limit):
+        slots = record.slots if own else map_slots(record.slots, template, example)
+        scored.add(record.id, slots, list(record.answers))
+    return scored
+
+
+def read_generations(path: Path) -> dict[str, Any]:
+    """``id -> output`` from a JSONL file of ``{"id", "output"}`` objects."""
+    outputs: dict[str, Any] = {}
+    for number, record in enumerate(read_samples(path), 1):
+        if "id" not in record or "output" not in record:
+            raise CookbookError(f"{path}: record {number}: needs 'id' and 'output'")
+        key = str(record["id"])
+        if key in outputs:
+            raise CookbookError(f"{path}: record {number}: id {key!r} appears twice")
+        outputs[key] = record["output"]
+    return outputs
+
+
+def use_generations(scored: Scored, path: Path) -> None:
+    """Replace the outputs of ``scored`` by a model's, matched by id."""
+    generated = read_generations(path)
+    missing = [i for i in scored.ids if i not in generated]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise CookbookError(
+            f"{path}: no output for record {', '.join(map(repr, missing[:3]))}{more}"
+        )
+    scored.outputs = [generated[i] for i in scored.ids]
+
+
+def score_command(
+    template: Annotated[str, typer.Argument(help="Template name (or plugin:name).")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Samples JSONL/Parquet, or the task's data path.")
+    ],
+    task: Annotated[
+        str | None, typer.Option("--task", help="Score a real task's records (gold answers).")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Which split of the task's data to read.")
+    ] = None,
+    generations: Annotated[
+        Path | None,
+        typer.Option("--generations", help='JSONL of {"id", "output"}: score these instead.'),
+    ] = None,
+    scorer: Annotated[
+        str | None, typer.Option("--scorer", help="A registered scorer instead of the template's.")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Template parameter KEY=VALUE (repeatable)."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N.")] = None,
+    show: Annotated[int, typer.Option(min=0, help="Records that do not align to show.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """The template alignment statistic: how much outputs follow TEMPLATE's rule (mean, 95% CI)."""
+    registry = get_registry()
+    tpl = registry.get("templates", template)
+    params = tpl.resolve(dict(parse_params(param)))
+    if task is None and split is not None:
+        raise CookbookError("--split applies to --task data only")
+    if task is not None:
+        scored = task_records(tpl, task, data, split, limit, params)
+    else:
+        scored = sample_records(tpl, data, limit)
+    if not scored.ids:
+        raise CookbookError(f"{data}: no records of template {tpl.name!r} to score")
+    if generations is not None:
+        use_generations(scored, generations)
+    scores = alignment_scores(tpl, scored.slots, scored.outputs, params, scorer, ids=scored.ids)
+    summary = summarize(scores)
+    source = "generations" if generations else ("gold" if task else "samples")
+    report = {
+        "template": tpl.name,
+        "task": task,
+        "data": str(data),
+        "split": split,
+        "outputs": source,
+        "scorer": scorer or tpl.name,
+        **summary.as_json(),
+        "skipped": scored.skipped,
+    }
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_report(report, summary, scored, scores, show)
+
+
+def _print_report(
+    report: dict[str, Any],
+    summary: AlignmentSummary,
+    scored: Scored,
+    scores: list[float],
+    show: int,
+) -> None:
+    console = Console()
+    table = Table(title=f"Alignment with {report['template']!r}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    source = f"task {report['task']} on {report['data']}" if report["task"] else report["data"]
+    skipped = f" ({scored.skipped} of other templates skipped)" if scored.skipped else ""
+    interval = f"{summary.confidence:.0%} CI [{summary.ci_low:.4f}, {summary.ci_high:.4f}]"
+    table.add_row("data", Text(source))
+    table.add_row("outputs", Text(f"{report['outputs']} (scorer {report['scorer']})"))
+    table.add_row("records", f"{summary.n}{skipped}")
+    table.add_row("statistic", Text.assemble((f"{summary.statistic:.4f}", "bold"), f"  {interval}"))
+    console.print(table)
+    misaligned = sorted((s, i) for i, s in enumerate(scores) if s < 1.0)
+    if not misaligned or not show:
+        return
+    worst = Table(title=f"Records that do not align ({len(misaligned)} of {summary.n})")
+    for column in ("id", "score", "output", "inputs"):
+        worst.add_column(column, overflow="fold")
+    for value, i in misaligned[:show]:
+        worst.add_row(
+            Text(scored.ids[i]),
+            f"{value:.2f}",
+            Text(_short(scored.outputs[i], 60)),
+            Text(_inputs(scored.slots[i])),
+        )
+    console.print(worst)
+
+
+def _short(value: Any, width: int) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _inputs(slots: dict[str, Any]) -> str:
+    return "\n".join(f"{k}: {_short(v, 80)}" for k, v in slots.items())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score")(score_command)

@@ -1,0 +1,1 @@
+"""The engine: generation, scoring, mixing, inference and evaluation."""

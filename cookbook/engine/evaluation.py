@@ -1,0 +1,472 @@
+"""Evaluating a model (optionally with a LoRA adapter) on real tasks and on template samples.
+
+``evaluate_task`` runs a task's records through the model (greedy generation, or
+log-likelihood over choices), scores them with the task's metric, and reports the alignment
+statistic of the model's outputs under the task's template beside it. ``evaluate_template``
+asks whether the model follows a template's rule on fresh samples. ``plot_comparison`` draws
+base against tuned. Prompts are formatted exactly as the trainer formats them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from cookbook.contract.errors import CookbookError
+from cookbook.contract.params import resolve_params
+from cookbook.contract.text import normalize_tokens
+from cookbook.engine.alignment import alignment_scores, summarize
+from cookbook.engine.calibration import DevData, check_two_choices, fit_threshold, with_threshold
+from cookbook.registry import get_registry
+
+#: Bounds of the generation length derived from the gold answers (see ``token_budget``).
+MIN_NEW_TOKENS, MAX_NEW_TOKENS = 8, 512
+#: Metrics a task may report, most telling first; the first one reported is its main metric.
+HEADLINE_METRICS = ("f1", "accuracy", "follows_scheme", "em", "accuracy_norm")
+#: The file in which the ``lora`` trainer records its settings beside the adapter.
+TRAIN_CONFIG = "train_config.json"
+
+
+@dataclass
+class EvalModel:
+    """A loaded model and tokenizer, and whether prompts are wrapped in the chat template."""
+
+    model: Any
+    tokenizer: Any
+    chat: bool
+
+    def prompt_text(self, prompt: str) -> str:
+        """The text the model is given for ``prompt``, as in training."""
+        from cookbook.engine.models import format_prompt
+
+        return format_prompt(self.tokenizer, prompt, self.chat)
+
+    def choice_text(self, choice: str) -> str:
+        """A choice as it follows the prompt: an assistant message is stripped in chat."""
+        return choice.strip() if self.chat else choice
+
+
+def load_eval_model(
+    model: str, adapter: str | None = None, chat_template: bool | str | None = None
+) -> EvalModel:
+    """The model named ``model`` (alias, folder or hub name) with ``adapter`` merged into it.
+
+    Prompts go in the chat template as ``chat_template`` says (true, false or ``auto``: when
+    the tokenizer has one); when it is None, as the adapter was trained."""
+    from cookbook.engine.inference import use_all_cores
+    from cookbook.engine.models import load_model, load_tokenizer, uses_chat_template
+
+    tokenizer = load_tokenizer(model)
+    lm = load_model(model)
+    if adapter is not None:
+        lm = _with_adapter(lm, adapter)
+    lm.eval()
+    use_all_cores(lm)
+    setting = trained_chat_setting(adapter) if chat_template is None else chat_template
+    return EvalModel(lm, tokenizer, uses_chat_template(tokenizer, setting))
+
+
+def trained_chat_setting(adapter: str | None) -> bool | str:
+    """Whether the adapter was trained with the chat template, as its ``train_config.json``
+    records; ``auto`` (chat when the tokenizer has a template) otherwise."""
+    if adapter is None:
+        return "auto"
+    config = Path(adapter).expanduser() / TRAIN_CONFIG
+    try:
+        recorded = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
+    except (OSError, ValueError, AttributeError):
+        return "auto"
+    return recorded if isinstance(recorded, bool) else "auto"
+
+
+def _with_adapter(model: Any, adapter: str) -> Any:
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise CookbookError(f"adapter {adapter}: no adapter_config.json in that folder")
+    from peft import PeftModel
+
+    try:
+        with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+            warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+            tuned = PeftModel.from_pretrained(model, str(folder))
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise CookbookError(f"adapter {adapter}: cannot load it on this model: {exc}") from exc
+    return tuned.merge_and_unload()
+
+
+def token_budget(tokenizer: Any, answers: Sequence[str]) -> int:
+    """New tokens to allow: 1.5 times the longest gold answer plus 8, within 8 to 512."""
+    longest = max(
+        (len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers), default=0
+    )
+    return max(MIN_NEW_TOKENS, min(MAX_NEW_TOKENS, longest * 3 // 2 + 8))
+
+
+def _generation_settings(
+    task: Any, answers: Sequence[str], tokenizer: Any, max_new_tokens: int | None
+) -> tuple[int, str | None]:
+    """(max new tokens, stop text): the caller's or the task's own (its ``max_new_tokens``
+    and ``stop`` attributes), else judged from the gold answers."""
+    from cookbook.engine.inference import stop_for
+
+    budget = max_new_tokens or getattr(task, "max_new_tokens", None)
+    stop = getattr(task, "stop", stop_for(answers))
+    return int(budget or token_budget(tokenizer, answers)), stop
+
+
+@contextmanager
+def _progress(description: str, total: int, show: bool) -> Iterator[Any]:
+    if not show:
+        yield None
+        return
+    from cookbook.engine.progress import progress_bar
+
+    with progress_bar(description, total) as advance:
+        yield advance
+
+
+def _task_params(task: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``params`` validated against the task's schema (defaults are the reader's own)."""
+    schema = getattr(task, "params_schema", None) or {"type": "object"}
+    return resolve_params(f"task {task.name!r}", schema, {}, params)
+
+
+def _template_params(template: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The task parameters that are also the template's (such as a prompt format)."""
+    known = template.schema.get("properties", {})
+    return {k: v for k, v in params.items() if k in known}
+
+
+def evaluate_task(
+    task: str,
+    data: str,
+    model: str,
+    adapter: str | None = None,
+    *,
+    split: str | None = None,
+    limit: int | None = None,
+    params: Mapping[str, Any] | None = None,
+    batch_size: int = 8,
+    max_new_tokens: int | None = None,
+    generations_path: str | Path | None = None,
+    progress: bool = True,
+    chat_template: bool | str | None = None,
+    skip: int = 0,
+    threshold: float | None = None,
+    dev: DevData | None = None,
+) -> dict[str, Any]:
+    """The task's metrics for ``model`` (plus ``adapter``) on the data at ``data``, with the
+    alignment statistic of the model's outputs (for choice tasks, of the chosen option).
+
+    Prompts go in the chat template as ``chat_template`` says; when it is None, as the task
+    asks (its ``chat_template`` attribute: a completion task such as next-word prediction
+    sets False), else as the adapter was trained (chat when the tokenizer has a template).
+    The first ``skip`` records are passed over, then ``limit`` are evaluated. A two-choice
+    task picks its first choice when that choice's log-likelihood margin is at least
+    ``threshold``, or a threshold fitted on the ``dev`` records (reported as ``threshold``)."""
+    registry = get_registry()
+    task_obj = registry.get("tasks", task)
+    template = registry.get("templates", task_obj.template)
+    mode = getattr(task_obj, "mode", "generate")
+    if mode not in ("generate", "choice"):
+        raise CookbookError(f"task {task!r}: mode must be 'generate' or 'choice', not {mode!r}")
+    if (threshold is not None or dev is not None) and mode != "choice":
+        raise CookbookError(f"task {task!r}: a decision threshold needs a choice task")
+    if threshold is not None and dev is not None:
+        raise CookbookError(f"task {task!r}: give a threshold or development data, not both")
+    read_params = _task_params(task_obj, params)
+    records = _read_records(task_obj, data, split, read_params, skip, limit)
+    dev_records = None
+    if dev is not None:
+        dev_records = _read_records(task_obj, dev.path, dev.split, read_params, dev.skip, dev.limit)
+    if threshold is not None or dev is not None:
+        for group in (records, dev_records or []):
+            check_two_choices(task, [r.id for r in group], [r.choices for r in group])
+
+    if chat_template is None:
+        chat_template = getattr(task_obj, "chat_template", None)
+    lm = load_eval_model(model, adapter, chat_template)
+    if mode == "generate":
+        outputs = _generate_outputs(task_obj, records, lm, batch_size, max_new_tokens, progress)
+        aligned: list[Any] = list(outputs)
+        lines = [{"id": r.id, "output": o} for r, o in zip(records, outputs, strict=True)]
+    else:
+        if dev_records is not None:
+            threshold = _fit_on_dev(task_obj, dev_records, lm, batch_size, progress)
+        loglikelihoods = _choice_outputs(records, lm, batch_size, progress)
+        outputs = loglikelihoods
+        if threshold is not None:
+            outputs = with_threshold(loglikelihoods, threshold)
+        chosen = [_argmax(values) for values in outputs]
+        aligned = [r.choices[c].strip() for r, c in zip(records, chosen, strict=True)]
+        lines = [
+            {"id": r.id, "output": a, "chosen": c, "loglikelihoods": s}
+            for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
+        ]
+    metrics = task_obj.metric(records, outputs)
+    scores = alignment_scores(
+        template, [r.slots for r in records], aligned, _template_params(template, read_params)
+    )
+    summary = summarize(scores)
+    if generations_path is not None:
+        write_jsonl(generations_path, lines)
+    return {
+        "task": task,
+        "template": task_obj.template,
+        "n": len(records),
+        **{k: float(v) for k, v in metrics.items()},
+        "alignment": summary.statistic,
+        "alignment_ci": [summary.ci_low, summary.ci_high],
+        **({"threshold": threshold} if threshold is not None else {}),
+        "model": model,
+        "adapter": adapter,
+    }
+
+
+def headline_metric(result: Mapping[str, Any]) -> str:
+    """The name of a task's main metric: the first of ``HEADLINE_METRICS`` it reports."""
+    for key in HEADLINE_METRICS:
+        if key in result:
+            return key
+    raise CookbookError(f"task {result.get('task')!r} reports none of {HEADLINE_METRICS}")
+
+
+def _read_records(
+    task: Any,
+    data: str,
+    split: str | None,
+    params: Mapping[str, Any],
+    skip: int,
+    limit: int | None,
+) -> list[Any]:
+    """Records ``skip`` to ``skip + limit`` of the task's data, checked for its mode."""
+    stop = None if limit is None else skip + limit
+    records = list(islice(task.read(data, split=split, **params), skip, stop))
+    if not records:
+        raise CookbookError(f"task {task.name!r}: {data}: no records to evaluate")
+    if getattr(task, "mode", "generate") == "choice":
+        for record in records:
+            if not record.choices or record.gold is None:
+                raise CookbookError(
+                    f"task {task.name!r}: record {record.id} has no choices or gold"
+                )
+    return records
+
+
+def _fit_on_dev(
+    task: Any, records: Sequence[Any], lm: EvalModel, batch_size: int, progress: bool
+) -> float:
+    """The decision threshold that maximises the task's main metric on development records."""
+    scores = _choice_outputs(records, lm, batch_size, progress, "calibrate on dev records")
+    key = headline_metric(task.metric(records, scores))
+    return fit_threshold(scores, lambda shifted: float(task.metric(records, shifted)[key]))
+
+
+def _generate_outputs(
+    task: Any,
+    records: Sequence[Any],
+    lm: EvalModel,
+    batch_size: int,
+    max_new_tokens: int | None,
+    progress: bool,
+) -> list[str]:
+    from cookbook.engine.inference import generate_greedy
+
+    answers = [a for r in records for a in r.answers]
+    budget, stop = _generation_settings(task, answers, lm.tokenizer, max_new_tokens)
+    with _progress(f"eval {task.name}", len(records), progress) as advance:
+        return generate_greedy(
+            lm.model,
+            lm.tokenizer,
+            [lm.prompt_text(r.prompt) for r in records],
+            max_new_tokens=budget,
+            stop=stop,
+            batch_size=batch_size,
+            add_special_tokens=not lm.chat,
+            on_progress=advance,
+        )
+
+
+def _choice_outputs(
+    records: Sequence[Any],
+    lm: EvalModel,
+    batch_size: int,
+    progress: bool,
+    description: str = "eval choices",
+) -> list[list[float]]:
+    """Per record, the summed log-probability of each choice given the prompt."""
+    from cookbook.engine.inference import continuation_logprobs
+
+    pairs, owners = [], []
+    for index, record in enumerate(records):
+        context = lm.prompt_text(record.prompt)
+        for choice in record.choices:
+            pairs.append((context, lm.choice_text(choice)))
+            owners.append(index)
+    with _progress(description, len(pairs), progress) as advance:
+        logprobs = continuation_logprobs(
+            lm.model,
+            lm.tokenizer,
+            pairs,
+            batch_size=batch_size,
+            add_special_tokens=not lm.chat,
+            on_progress=advance,
+        )
+    grouped: list[list[float]] = [[] for _ in records]
+    for owner, value in zip(owners, logprobs, strict=True):
+        grouped[owner].append(value)
+    return grouped
+
+
+def _argmax(values: Sequence[float]) -> int:
+    """Index of the largest value, the first on a tie."""
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def evaluate_template(
+    template: str,
+    model: str,
+    adapter: str | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    n: int = 100,
+    seed: int = 1,
+    token_space: str = "pseudowords",
+    batch_size: int = 8,
+    progress: bool = True,
+    generations_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """How well the model follows ``template``'s rule on ``n`` fresh samples (seed ``seed``):
+    the mean alignment of its generations and the share equal to the rule's answer."""
+    from cookbook.contract.tokens import resolve_token_space
+    from cookbook.engine.inference import generate_greedy, stop_for
+    from cookbook.engine.samples import SampleMaker
+
+    if n < 1:
+        raise CookbookError(f"template {template!r}: n must be at least 1, not {n}")
+    registry = get_registry()
+    template_obj = registry.get("templates", template)
+    resolved = template_obj.resolve(params)
+    tokens = resolve_token_space(token_space, registry)
+    maker = SampleMaker(template_obj, template, resolved, seed, tokens)
+    samples = [maker.record(i) for i in range(n)]
+    answers = [str(s["slots"][template_obj.output]) for s in samples]
+    completions = [s["completion"] for s in samples]
+
+    lm = load_eval_model(model, adapter)
+    budget = token_budget(lm.tokenizer, completions)
+    stop = stop_for(completions)
+    with _progress(f"eval {template}", n, progress) as advance:
+        outputs = generate_greedy(
+            lm.model,
+            lm.tokenizer,
+            [lm.prompt_text(s["prompt"]) for s in samples],
+            max_new_tokens=budget,
+            stop=stop,
+            batch_size=batch_size,
+            add_special_tokens=not lm.chat,
+            on_progress=advance,
+        )
+    scores = alignment_scores(template_obj, [s["slots"] for s in samples], outputs, resolved)
+    summary = summarize(scores)
+    exact = sum(
+        normalize_tokens(o) == normalize_tokens(a) for o, a in zip(outputs, answers, strict=True)
+    )
+    if generations_path is not None:
+        write_jsonl(
+            generations_path,
+            [{"id": s["id"], "output": o} for s, o in zip(samples, outputs, strict=True)],
+        )
+    return {
+        "template": template,
+        "n": n,
+        "alignment": summary.statistic,
+        "alignment_ci": [summary.ci_low, summary.ci_high],
+        "exact": exact / n,
+        "seed": seed,
+        "model": model,
+        "adapter": adapter,
+    }
+
+
+def write_jsonl(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``records`` as JSON lines atomically: the file appears complete or not at all."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+def plot_comparison(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """A PNG with a column per evaluation: its metric on top (on the metric's own scale) and
+    the alignment statistic below, one bar per model (base, tuned, ...).
+
+    ``rows`` hold ``model`` (the label), ``name``, ``metric``, ``value`` and ``alignment``
+    (and optionally ``kind``: task or template); the pipeline's eval stage makes them.
+    """
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise CookbookError("plotting needs matplotlib: pip install 'cookbook-llm[plot]'") from None
+    if not rows:
+        raise CookbookError("plot: no evaluation rows to plot")
+    labels = list(dict.fromkeys(str(r["model"]) for r in rows))
+    groups = list(dict.fromkeys(_group(r) for r in rows))
+    cell = {(str(r["model"]), _group(r)): r for r in rows}
+
+    figure = Figure(figsize=(max(4.0, 2.4 * len(groups)), 5.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    panels = figure.subplots(2, len(groups), squeeze=False)
+    colours = [f"C{i}" for i in range(len(labels))]
+    for column, group in enumerate(groups):
+        found = [cell.get((label, group), {}) for label in labels]
+        metric = next((r.get("metric") for r in found if r.get("metric")), "metric")
+        kind, name = group
+        for panel, key, title in (
+            (panels[0][column], "value", f"{name}" + (" (template)" if kind == "template" else "")),
+            (panels[1][column], "alignment", ""),
+        ):
+            values = [None if r.get(key) is None else float(r[key]) for r in found]
+            bars = panel.bar(range(len(labels)), [v or 0.0 for v in values], 0.7, color=colours)
+            texts = ["n/a" if v is None else f"{v:.3g}" for v in values]
+            panel.bar_label(bars, texts, fontsize=8)
+            panel.set_xticks(range(len(labels)), labels, fontsize=8)
+            panel.set_ylabel(metric if key == "value" else "alignment", fontsize=8)
+            panel.margins(y=0.15)
+            if title:
+                panel.set_title(title, fontsize=9)
+        panels[1][column].set_ylim(0, 1.1)
+    return _save_figure(figure, Path(path))
+
+
+def _group(row: Mapping[str, Any]) -> tuple[str, str]:
+    return str(row.get("kind", "")), str(row["name"])
+
+
+def _save_figure(figure: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    os.close(handle)
+    try:
+        figure.savefig(staging, format="png", dpi=120)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return path

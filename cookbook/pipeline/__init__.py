@@ -1,0 +1,1 @@
+"""Pipelines: configuration, steps, the runner, the cache and the dataset card."""
