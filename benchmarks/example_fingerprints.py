@@ -39,31 +39,36 @@ def cuts(pipeline: dict) -> list[str]:
     return sets
 
 
-def _steps(manifest: dict) -> dict[str, dict]:
-    """Step (or stage, before steps existed) summaries by name."""
-    entries = manifest.get("steps") or manifest.get("stages") or []
-    return {entry["name"]: entry for entry in entries}
+def _summaries(manifest: dict) -> dict[str, dict]:
+    """What each step (or stage, before steps existed) made, by name, in one shape: the
+    outputs of a step merged into one mapping, or a stage's summary."""
+    if "steps" in manifest:
+        return {
+            entry["name"]: {k: v for output in entry["outputs"].values() for k, v in output.items()}
+            for entry in manifest["steps"]
+        }
+    return {entry["name"]: entry["summary"] for entry in manifest["stages"]}
 
 
 def fingerprint(run: Path) -> dict:
     """What a run made, without paths, hashes of code or timings."""
     manifest = json.loads((run / "manifest.json").read_text())
-    steps = _steps(manifest)
+    steps = _summaries(manifest)
     out: dict = {}
     samples = sorted(run.glob("samples.*"))
     if samples:
         out["samples_sha256"] = hashlib.sha256(samples[0].read_bytes()).hexdigest()
     if "score" in steps:
-        out["alignment"] = steps["score"]["summary"]["scores"]
+        out["alignment"] = steps["score"]["scores"]
     if "mix" in steps:
-        summary = steps["mix"]["summary"]
+        summary = steps["mix"]
         out["mixture"] = {k: summary.get(k) for k in ("weights", "counts", "predicted")}
     if "generate" in steps:
-        out["counts"] = steps["generate"]["summary"]["counts"]
+        out["counts"] = steps["generate"]["counts"]
     if "eval" in steps:
         out["eval"] = sorted(
             [r["model"], r["kind"], r["name"], r["metric"], r["value"], r["alignment"]]
-            for r in steps["eval"]["summary"]["rows"]
+            for r in steps["eval"]["rows"]
         )
     return out
 

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cookbook.contract.tokens import builtin_token_space
 from cookbook.engine.generation import Job, default_workers, generate
+from cookbook.engine.token_spaces import builtin_token_space
 from cookbook.registry import get_registry
 
 

@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cookbook.contract.tokens import resolve_token_space
 from cookbook.engine.alignment import alignment_scores
 from cookbook.engine.samples import SampleMaker
+from cookbook.engine.token_spaces import resolve_token_space
 from cookbook.registry import get_registry
 
 # --- the baseline: normalisation and scorer before optimisation -------------------------

@@ -33,8 +33,8 @@ H100_BF16_TFLOPS = 989.0
 
 def generate_samples(path: Path, count: int, seed: int, max_words: int) -> Path:
     """``count`` document QA samples from Cookbook's own template, written as JSONL."""
-    from cookbook.contract.tokens import builtin_token_space
     from cookbook.engine.samples import SampleMaker
+    from cookbook.engine.token_spaces import builtin_token_space
     from cookbook.registry import get_registry
 
     template = get_registry().get("templates", "document_qa")

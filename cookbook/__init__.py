@@ -1,16 +1,72 @@
-"""Cookbook: instruction-tuning data from programmatic templates over random tokens."""
+"""Cookbook: instruction-tuning data from programmatic templates over random tokens.
+
+This module is the public API for plugin authors, with ``cookbook.engine`` (the machinery a
+step kind or trainer may call): a plugin imports from these two and nothing else.
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
 from cookbook.contract.batches import TokenRuns
-from cookbook.contract.components import Scorer, TaskRecord
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.components import (
+    KINDS,
+    Mixer,
+    ModelInfo,
+    Scorer,
+    Task,
+    TaskRecord,
+    Trainer,
+    best_choice,
+    setting,
+)
+from cookbook.contract.errors import CookbookError, PluginClashError
 from cookbook.contract.hooks import hookimpl
+from cookbook.contract.params import (
+    REQUIRED,
+    UNSET,
+    Param,
+    Params,
+    ParamSpec,
+    parse_assignments,
+    parse_value,
+)
 from cookbook.contract.seeding import BatchRandom, SampleRandom
+from cookbook.contract.steps import (
+    Artifact,
+    Dataset,
+    Input,
+    Mixture,
+    Model,
+    PipelineContext,
+    Results,
+    Scores,
+    StepContext,
+    StepKind,
+    StepProblem,
+    TaskUse,
+    TemplateUse,
+    markdown_table,
+    step_kind,
+)
+from cookbook.contract.task_files import (
+    check_outputs,
+    data_file,
+    read_json,
+    read_jsonl,
+    require_field,
+)
 from cookbook.contract.templates import Template, template
+from cookbook.contract.text import (
+    fuzzy_f1,
+    normalize_tokens,
+    normalize_word,
+    stem,
+    token_f1,
+    word_tokens,
+)
 from cookbook.contract.tokens import TokenSpace
+from cookbook.registry import get_registry
 
 try:
     __version__ = version("cookbook-llm")
@@ -18,15 +74,57 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "KINDS",
+    "REQUIRED",
+    "UNSET",
+    "Artifact",
     "BatchRandom",
     "CookbookError",
+    "Dataset",
+    "Input",
+    "Mixer",
+    "Mixture",
+    "Model",
+    "ModelInfo",
+    "Param",
+    "ParamSpec",
+    "Params",
+    "PipelineContext",
+    "PluginClashError",
+    "Results",
     "SampleRandom",
     "Scorer",
+    "Scores",
+    "StepContext",
+    "StepKind",
+    "StepProblem",
+    "Task",
     "TaskRecord",
-    "TokenRuns",
+    "TaskUse",
     "Template",
+    "TemplateUse",
+    "TokenRuns",
     "TokenSpace",
+    "Trainer",
     "__version__",
+    "best_choice",
+    "check_outputs",
+    "data_file",
+    "fuzzy_f1",
+    "get_registry",
     "hookimpl",
+    "markdown_table",
+    "normalize_tokens",
+    "normalize_word",
+    "parse_assignments",
+    "parse_value",
+    "read_json",
+    "read_jsonl",
+    "require_field",
+    "setting",
+    "stem",
+    "step_kind",
     "template",
+    "token_f1",
+    "word_tokens",
 ]

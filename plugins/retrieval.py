@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from cookbook import CookbookError, SampleRandom, TokenSpace, hookimpl, template
-from cookbook.contract.text import normalize_tokens
+from cookbook import (
+    CookbookError,
+    Param,
+    SampleRandom,
+    TokenSpace,
+    hookimpl,
+    normalize_tokens,
+    template,
+)
 
 _ID = re.compile(r"[\w-]+")
+#: A length of at least one token.
+Length = Annotated[int, Param(minimum=1)]
 
 
 def matches(query: str, passages: list[Mapping[str, str]]) -> list[int]:
@@ -68,12 +77,12 @@ def render_prompt(slots: Mapping[str, Any]) -> str:
 def retrieval(
     rng: SampleRandom,
     tokens: TokenSpace,
-    passages: int = 5,
-    min_words: int = 15,
-    max_words: int = 40,
-    min_query: int = 2,
-    max_query: int = 5,
-    ids: str = "random",
+    passages: Annotated[int, Param(minimum=2, maximum=900)] = 5,
+    min_words: Length = 15,
+    max_words: Length = 40,
+    min_query: Length = 2,
+    max_query: Length = 5,
+    ids: Literal["random", "ordinal"] = "random",
 ) -> dict[str, Any]:
     """``passages`` passages of random tokens with ids (``random`` numbers or ``ordinal``
     1, 2, ...); the query is a few tokens of one of them."""
@@ -98,13 +107,6 @@ def retrieval(
         "template 'retrieval': could not draw passages with a unique best match;"
         " the token space may be too small"
     )
-
-
-_props = retrieval.params_schema["properties"]
-_props["passages"].update(minimum=2, maximum=900)
-for _key in ("min_words", "max_words", "min_query", "max_query"):
-    _props[_key]["minimum"] = 1
-_props["ids"]["enum"] = ["random", "ordinal"]
 
 
 @hookimpl

@@ -13,7 +13,9 @@ WORDS = [f"w{i}" for i in range(12)]
 #: A third-party style plugin: a copy template and task (generate), a pick-first template and
 #: task (choice), and a token space of the tiny model's words.
 FAKE_PLUGIN = """
-from cookbook import TaskRecord, TokenSpace, hookimpl, template
+from typing import Annotated
+
+from cookbook import UNSET, Param, Params, TaskRecord, TokenSpace, hookimpl, template
 
 WORDS = [f"w{i}" for i in range(12)]
 
@@ -48,15 +50,11 @@ class CopyTask:
     name = "copy"
     template = "copy_word"
     mode = "generate"
-    params_schema = {
-        "type": "object",
-        "properties": {"prompt": {"type": "string"}},
-        "additionalProperties": False,
-    }
+    main_metric = "accuracy"
     seen = None
 
-    def read(self, path, split=None, prompt=None):
-        params = {"prompt": prompt} if prompt else {}
+    def read(self, path, split=None, *, prompt: Annotated[str, Param("Prompt format.")] = UNSET):
+        params = {} if prompt is UNSET else {"prompt": prompt}
         for number, (word, answer) in _lines(path):
             slots = {"word": word}
             yield TaskRecord(
@@ -72,12 +70,15 @@ class CopyTask:
         words = sum(len(o.split()) for o in outputs)
         return {"accuracy": 100 * right / len(records), "words": words / len(outputs)}
 
+    params = Params.of(read)
+
 
 class PickTask:
     name = "pick"
     template = "pick_first"
     mode = "choice"
-    params_schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    main_metric = "accuracy"
+    params = Params()
     seen = None
 
     def read(self, path, split=None):

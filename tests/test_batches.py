@@ -8,9 +8,10 @@ import pytest
 from cookbook import BatchRandom, CookbookError, SampleRandom, TokenRuns, template
 from cookbook.contract.batches import _numbers_text
 from cookbook.contract.seeding import KeyMaker
-from cookbook.contract.tokens import TokenSpace, builtin_token_space
+from cookbook.contract.tokens import TokenSpace
 from cookbook.engine.generation import Job, generate
 from cookbook.engine.samples import SampleMaker
+from cookbook.engine.token_spaces import builtin_token_space
 from cookbook.registry import get_registry
 
 ODD_WORDS = ['say"hi', "back\\slash", "café", "naïve", "x{y}", "plain", "数字"]

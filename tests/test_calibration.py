@@ -8,7 +8,7 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.engine.calibration import check_two_choices, fit_threshold, with_threshold
-from cookbook_plugins.deepmatcher_task import deepmatcher
+from cookbook_plugins.entity_matching.deepmatcher_task import deepmatcher
 
 # margins of Yes over No: the matches rank above the non-matches, yet all are above zero
 MATCHES = [[-0.5, -3.5], [-1.0, -3.5], [-1.0, -3.0]]

@@ -8,7 +8,7 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
-from cookbook_plugins.cloze_task import cloze, word_key
+from cookbook_plugins.fill_in_the_blank.cloze_task import cloze, word_key
 
 MC = Path(__file__).parent / "fixtures" / "multiple_choice"
 

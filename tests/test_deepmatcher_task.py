@@ -9,8 +9,8 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
-from cookbook_plugins.deepmatcher_task import deepmatcher
-from cookbook_plugins.entity_matching import entity_matching
+from cookbook_plugins.entity_matching.deepmatcher_task import deepmatcher
+from cookbook_plugins.entity_matching.template import entity_matching
 
 FIXTURE = Path(__file__).parent / "fixtures" / "deepmatcher"
 

@@ -9,8 +9,8 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
-from cookbook_plugins.elevant_task import elevant
-from cookbook_plugins.entity_disambiguation import entity_disambiguation, parse_candidates
+from cookbook_plugins.entity_disambiguation.elevant_task import elevant
+from cookbook_plugins.entity_disambiguation.template import entity_disambiguation, parse_candidates
 
 FOLDER = Path(__file__).parent / "fixtures" / "elevant"
 FILE = FOLDER / "tiny.benchmark.jsonl"

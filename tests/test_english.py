@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 from cookbook import SampleRandom
-from cookbook.contract.tokens import resolve_token_space
+from cookbook.engine.token_spaces import resolve_token_space
 from cookbook.registry import get_registry
-from cookbook_plugins.english import english, english_words
+from cookbook_plugins.poetry.english import english, english_words
 
 
 def test_english_is_a_registered_token_space():

@@ -7,9 +7,10 @@ from collections import Counter
 import pytest
 
 from cookbook import CookbookError, SampleRandom
-from cookbook.contract.tokens import TokenSpace, builtin_token_space
+from cookbook.contract.tokens import TokenSpace
+from cookbook.engine.token_spaces import builtin_token_space
 from cookbook.registry import get_registry
-from cookbook_plugins.entity_disambiguation import (
+from cookbook_plugins.entity_disambiguation.template import (
     chosen_candidate,
     entity_disambiguation,
     format_candidates,

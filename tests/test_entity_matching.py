@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cookbook import CookbookError, SampleRandom
-from cookbook.contract.tokens import builtin_token_space
+from cookbook.engine.token_spaces import builtin_token_space
 from cookbook.registry import get_registry
-from cookbook_plugins.entity_matching import (
+from cookbook_plugins.entity_matching.template import (
     entity_matching,
     overlap,
     parse_record,

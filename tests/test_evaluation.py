@@ -22,9 +22,8 @@ from eval_helpers import (  # noqa: E402
 )
 from tiny_llama import build_tiny_llama  # noqa: E402
 
-from cookbook import CookbookError  # noqa: E402
+from cookbook import CookbookError, ModelInfo  # noqa: E402
 from cookbook.contract.text import normalize_tokens  # noqa: E402
-from cookbook.contract.tokens import resolve_token_space  # noqa: E402
 from cookbook.engine.alignment import alignment_scores, summarize  # noqa: E402
 from cookbook.engine.calibration import DevData, fit_threshold  # noqa: E402
 from cookbook.engine.evaluation import (  # noqa: E402
@@ -45,6 +44,7 @@ from cookbook.engine.inference import (  # noqa: E402
 )
 from cookbook.engine.models import format_prompt  # noqa: E402
 from cookbook.engine.samples import SampleMaker  # noqa: E402
+from cookbook.engine.token_spaces import resolve_token_space  # noqa: E402
 from cookbook.registry import get_registry  # noqa: E402
 
 PROMPTS = [
@@ -355,7 +355,7 @@ def _save_adapter(base_folder, folder, chat=None):
     tuned = get_peft_model(model, config)
     tuned.save_pretrained(folder)
     if chat is not None:
-        (folder / "train_config.json").write_text(json.dumps({"chat_template": chat}))
+        ModelInfo(base=str(base_folder), chat_template=chat, trainer="lora").save(folder)
     return folder
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cookbook import SampleRandom
 from cookbook.contract.tokens import TokenSpace, pseudowords
-from cookbook_plugins.fill_in_the_blank import (
+from cookbook_plugins.fill_in_the_blank.template import (
     align,
     content_words,
     copied,

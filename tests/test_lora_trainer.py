@@ -9,14 +9,14 @@ import sys
 import pytest
 from tiny_llama import build_tiny_llama, mapping_pairs, vocabulary, write_samples
 
-from cookbook.contract.errors import CookbookError
-from cookbook.registry import get_registry
+from cookbook import CookbookError, ModelInfo, get_registry
+from cookbook.engine import train_model, trainer_params
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from cookbook_plugins import lora_loop  # noqa: E402
-from cookbook_plugins.sft_data import (  # noqa: E402
+from cookbook_plugins.lora import loop as lora_loop  # noqa: E402
+from cookbook_plugins.lora.sft_data import (  # noqa: E402
     BatchPlan,
     pack,
     sample_stream,
@@ -60,27 +60,34 @@ def tokenizer_of(path):
 
 def test_lora_is_registered_with_a_schema_of_every_key_with_defaults(trainer):
     assert trainer.name == "lora" and trainer.description
-    properties = trainer.params_schema["properties"]
+    properties = trainer.params.schema["properties"]
     keys = (
         "lora_r lora_alpha lora_dropout lora_target_modules learning_rate lr_scheduler "
         "warmup_steps batch_size gradient_accumulation_steps max_steps epochs seed "
-        "train_on_prompt checkpoint_every merge"
+        "train_on_prompt checkpoint_every merge resume"
     )
     for key in keys.split():
-        assert "default" in properties[key], key
-    assert trainer.resolve({})["train_on_prompt"] is False
+        assert "default" in properties[key] and properties[key]["description"], key
+    assert properties["lora_r"]["minimum"] == 1
+    assert properties["resume"]["enum"] == [True, False, "auto"]
+    resolved = trainer_params("lora")
+    assert resolved["train_on_prompt"] is False and resolved["max_steps"] is None
+    assert trainer_params("lora", seed=7, resume="auto")["seed"] == 7
+    assert trainer_params("lora", seed=7, resume="auto")["resume"] == "auto"
 
 
-def test_bad_parameters_are_errors_that_name_the_key(trainer, data, tiny_model, tmp_path):
-    with pytest.raises(CookbookError, match="lora_r"):
-        trainer.train(data, tiny_model, str(tmp_path), lora_r=0)
-    with pytest.raises(CookbookError, match="'lora_rank' was unexpected"):
-        trainer.train(data, tiny_model, str(tmp_path), lora_rank=8)
+def test_bad_parameters_are_errors_that_name_the_key(data, tiny_model, tmp_path):
+    with pytest.raises(CookbookError, match="trainer 'lora': lora_r: 0 is less than"):
+        train_model("lora", data, tiny_model, tmp_path, {"lora_r": 0})
+    with pytest.raises(CookbookError, match="'lora_rank'; did you mean 'lora_r'"):
+        train_model("lora", data, tiny_model, tmp_path, {"lora_rank": 8})
+    with pytest.raises(CookbookError, match="resume: 'maybe' is not one of"):
+        train_model("lora", data, tiny_model, tmp_path, {"resume": "maybe"})
     assert not any(tmp_path.iterdir())
 
 
 def test_the_plugin_module_imports_without_torch():
-    code = "import sys, cookbook_plugins.lora_trainer; print('torch' in sys.modules)"
+    code = "import sys, cookbook_plugins.lora; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 
@@ -184,6 +191,8 @@ def test_loss_falls_on_a_learnable_dataset(trainer, data, tiny_model, tmp_path):
     saved = json.loads((tmp_path / "out" / "train_metrics.json").read_text())
     assert saved["start_step"] == 0 and saved["step"] == 40 and saved["loss"] == losses
     assert saved["tokens_per_second"] > 0
+    info = ModelInfo.load(tmp_path / "out")
+    assert info == ModelInfo(base=tiny_model, chat_template=False, trainer="lora")
 
 
 def test_resume_after_an_interruption_gives_the_same_weights(
@@ -231,6 +240,61 @@ def test_resume_refuses_changed_settings_and_training_over_a_run(
         trainer.train(data, tiny_model, out, **{**FAST, "max_steps": 5, "resume": True})
 
 
+def test_resume_auto_continues_from_a_checkpoint_and_otherwise_starts(
+    data, tiny_model, tmp_path, monkeypatch
+):
+    params = {**FAST, "max_steps": 4, "batch_size": 4, "checkpoint_every": 2}
+    fresh = train_model("lora", data, tiny_model, tmp_path / "fresh", params, resume="auto")
+    assert fresh["start_step"] == 0 and fresh["step"] == 4
+
+    write = lora_loop.write_checkpoint
+
+    def write_then_crash(*args, **kwargs):
+        write(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lora_loop, "write_checkpoint", write_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train_model("lora", data, tiny_model, tmp_path / "cut", params)
+    monkeypatch.setattr(lora_loop, "write_checkpoint", write)
+    resumed = train_model("lora", data, tiny_model, tmp_path / "cut", params, resume="auto")
+    assert resumed["start_step"] == 2 and resumed["loss"] == fresh["loss"][2:]
+
+    # A finished run without a checkpoint: "auto" trains it again from the start.
+    once = {**params, "max_steps": 2, "checkpoint_every": 0}
+    train_model("lora", data, tiny_model, tmp_path / "done", once)
+    again = train_model("lora", data, tiny_model, tmp_path / "done", once, resume="auto")
+    assert again["start_step"] == 0 and again["step"] == 2
+
+
+def test_resume_true_without_a_checkpoint_says_there_is_nothing_to_resume(
+    data, tiny_model, tmp_path
+):
+    params = {**FAST, "max_steps": 2, "batch_size": 4}
+    with pytest.raises(CookbookError, match="nothing to resume from: no checkpoint"):
+        train_model("lora", data, tiny_model, tmp_path / "empty", {**params, "resume": True})
+    assert not (tmp_path / "empty" / "adapter_model.safetensors").exists()
+
+
+def test_resume_true_over_a_finished_run_names_its_step_and_never_retrains(
+    data, tiny_model, tmp_path
+):
+    out = tmp_path / "done"
+    params = {**FAST, "max_steps": 2, "batch_size": 4}
+    train_model("lora", data, tiny_model, out, params)
+    adapter = (out / "adapter_model.safetensors").read_bytes()
+    metrics = (out / "train_metrics.json").read_text()
+    with pytest.raises(CookbookError) as err:
+        train_model("lora", data, tiny_model, out, {**params, "resume": True})
+    message = str(err.value)
+    assert "nothing to resume from" in message and "finished training run (step 2)" in message
+    assert "new output folder" in message and "resume: false" in message
+    assert (out / "adapter_model.safetensors").read_bytes() == adapter
+    assert (out / "train_metrics.json").read_text() == metrics
+    with pytest.raises(CookbookError, match=r"already holds a training run \(step 2\)"):
+        train_model("lora", data, tiny_model, out, params)
+
+
 def test_adapter_reloads_and_merges_to_the_same_model(trainer, data, tiny_model, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -256,6 +320,7 @@ def test_chat_model_trains(trainer, data, tiny_chat_model, tmp_path):
     params = {**FAST, "max_steps": 2, "batch_size": 4, "gradient_accumulation_steps": 2}
     metrics = trainer.train(data, tiny_chat_model, str(tmp_path / "out"), **params)
     assert metrics["chat_template"] is True and len(metrics["loss"]) == 2
+    assert ModelInfo.load(tmp_path / "out").chat_template is True
 
 
 def test_a_record_without_a_completion_is_an_error_naming_its_line(trainer, tiny_model, tmp_path):
@@ -280,8 +345,8 @@ def test_lr_schedule_warms_up_then_decays():
 
 @pytest.mark.slow
 def test_the_embedded_model_trains_for_a_few_steps(trainer, tmp_path):
-    from cookbook.contract.tokens import builtin_token_space
     from cookbook.engine.samples import SampleMaker
+    from cookbook.engine.token_spaces import builtin_token_space
 
     template = get_registry().get("templates", "document_qa")
     params = template.resolve({"min_words": 20, "max_words": 30})
@@ -313,8 +378,8 @@ def test_two_processes_under_torchrun_match_one_with_accumulation(data, tiny_mod
     from safetensors.torch import load_file
 
     bin_dir = Path(sys.executable).parent
-    common = ["train", "--data", data, "--model", tiny_model, "--max-steps", "4",
-              "--batch-size", "2", "-p", "num_threads=1", "-p", "progress=false",
+    common = ["train", "--data", data, "--model", tiny_model, "-p", "max_steps=4",
+              "-p", "batch_size=2", "-p", "num_threads=1", "-p", "progress=false",
               "-p", "lora_dropout=0", "-p", "learning_rate=0.01"]  # fmt: skip
     ddp = [str(bin_dir / "torchrun"), "--standalone", "--nproc_per_node", "2", "--no-python"]
     cookbook = str(bin_dir / "cookbook")

@@ -1,4 +1,5 @@
-"""The built-in mixers on small matrices solved by hand: max-min, mean, regularization, bounds."""
+"""The built-in mixers on small matrices solved by hand: max-min, mean, regularization, bounds;
+and the objectives the ``cvxpy`` mixer optimises."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from cookbook.contract.errors import CookbookError
-from cookbook.engine.mixing import OBJECTIVES, REGULARIZATIONS, ScoreMatrix, objective_value
-from cookbook.registry import get_registry
+from cookbook import CookbookError, get_registry
+from cookbook.engine import ScoreMatrix, learn_mixture
+from cookbook_plugins.mixers.objectives import OBJECTIVES, REGULARIZATIONS, objective_value
 
 EXACT = 1e-6
 
@@ -26,9 +27,30 @@ def test_builtin_mixers_are_registered_by_their_plugin():
     registry = get_registry()
     assert {"cvxpy", "uniform", "fixed"} <= set(registry.names("mixers"))
     assert registry.plugin_of("mixers", "cvxpy").name == "mixers"
-    schema = mixer().params_schema["properties"]
+    schema = mixer().params.schema["properties"]
     assert schema["objective"]["enum"] == list(OBJECTIVES)
     assert schema["regularization"]["enum"][:-1] == list(REGULARIZATIONS)
+    assert schema["regularization"]["default"] is None
+    # Optional parameters without a default stay out of the resolved mixer parameters.
+    defaults = {"objective": "mean", "regularization": None, "strength": None}
+    assert mixer().params.defaults == defaults
+    assert mixer("uniform").params.schema["properties"] == {}
+    assert mixer("fixed").params.schema["required"] == ["weights"]
+
+
+def test_objective_value_of_mean_maxmin_and_regularizers():
+    scores = {"t1": {"a": 1.0, "b": 0.0}, "t2": {"a": 0.0, "b": 1.0}}
+    w = {"a": 0.75, "b": 0.25}
+    assert objective_value(w, scores, "mean") == pytest.approx(0.5)
+    assert objective_value(w, scores, "mean", task_weights={"t1": 3}) == pytest.approx(0.625)
+    assert objective_value(w, scores, "maxmin") == pytest.approx(0.25)
+    entropy = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    assert objective_value(w, scores, "mean", None, "entropy", 2.0) == pytest.approx(
+        0.5 + 2 * entropy
+    )
+    assert objective_value(w, scores, "maxmin", None, "l2", 1.0) == pytest.approx(0.25 - 0.625)
+    with pytest.raises(CookbookError, match="task_weights: task 't3'"):
+        objective_value(w, scores, "mean", task_weights={"t3": 1})
 
 
 def test_maxmin_balances_two_tasks_at_the_hand_solved_point():
@@ -102,19 +124,20 @@ def test_bounds_are_active_at_the_optimum():
             "template 'a' has min_weight 0.5 above its max_weight 0.4",
         ),
         ({"max_weight": {"documentqa": 0.5}}, "max_weight.documentqa: .*did you mean"),
-        ({"max_weight": 1.5}, "max_weight"),
+        ({"max_weight": 1.5}, "mixer 'cvxpy': max_weight: 1.5 is not valid"),
+        ({"objective": "median"}, "mixer 'cvxpy': objective: 'median' is not one of"),
     ],
 )
 def test_infeasible_or_invalid_bounds_name_the_constraint(bounds, message):
     scores = {"t": {"a": 1.0, "b": 0.0, "document_qa": 0.5}}
     with pytest.raises(CookbookError, match=message):
-        mixer().mix(scores, **bounds)
+        learn_mixture(scores, "cvxpy", bounds, source="file")  # validated at the engine's edge
 
 
 def test_solver_infeasibility_becomes_a_clear_error(monkeypatch):
-    import cookbook_plugins.mixers as mixers
+    from cookbook_plugins.mixers import convex
 
-    monkeypatch.setattr(mixers, "_check_feasible", lambda *args: None)
+    monkeypatch.setattr(convex, "_check_feasible", lambda *args: None)
     with pytest.raises(CookbookError, match="no mixture meets the weight bounds"):
         mixer().mix({"t": {"a": 1.0, "b": 0.0}}, max_weight=0.2)
 
@@ -162,5 +185,7 @@ def test_fixed_mixer_normalises_the_given_weights():
         mixer("fixed").mix(scores, weights={"z": 1})
     with pytest.raises(CookbookError, match="at least one template needs a positive weight"):
         mixer("fixed").mix(scores, weights={"a": 0})
-    with pytest.raises(CookbookError, match="weights.a"):
-        mixer("fixed").mix(scores, weights={"a": -1})
+    with pytest.raises(CookbookError, match="mixer 'fixed': weights.a: -1 is less than"):
+        learn_mixture(scores, "fixed", {"weights": {"a": -1}}, source="file")
+    with pytest.raises(CookbookError, match="missing required parameter 'weights'"):
+        learn_mixture(scores, "fixed", {}, source="file")

@@ -21,7 +21,6 @@ from cookbook.engine.mixing import (
     linearity_report,
     map_slots,
     mixture_document,
-    objective_value,
     predicted,
     proxy_matrix,
     read_measurements_csv,
@@ -30,7 +29,7 @@ from cookbook.engine.mixing import (
     write_mixture,
     write_scores_csv,
 )
-from cookbook_plugins.document_qa import document_qa
+from cookbook_plugins.qa.document_qa import document_qa
 
 
 def write(path, text):
@@ -112,21 +111,6 @@ def test_predicted_scores_follow_the_linear_mixing_assumption():
     assert predicted({"b": 1.0}, scores) == {"t1": 0.0, "t2": 0.6}
     with pytest.raises(CookbookError, match="template 'c' is not in the score matrix"):
         predicted({"c": 1.0}, scores)
-
-
-def test_objective_value_of_mean_maxmin_and_regularizers():
-    scores = {"t1": {"a": 1.0, "b": 0.0}, "t2": {"a": 0.0, "b": 1.0}}
-    w = {"a": 0.75, "b": 0.25}
-    assert objective_value(w, scores, "mean") == pytest.approx(0.5)
-    assert objective_value(w, scores, "mean", task_weights={"t1": 3}) == pytest.approx(0.625)
-    assert objective_value(w, scores, "maxmin") == pytest.approx(0.25)
-    entropy = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
-    assert objective_value(w, scores, "mean", None, "entropy", 2.0) == pytest.approx(
-        0.5 + 2 * entropy
-    )
-    assert objective_value(w, scores, "maxmin", None, "l2", 1.0) == pytest.approx(0.25 - 0.625)
-    with pytest.raises(CookbookError, match="task_weights: task 't3'"):
-        objective_value(w, scores, "mean", task_weights={"t3": 1})
 
 
 # ---------------------------------------------------------------- largest remainder

@@ -6,7 +6,7 @@ import pytest
 
 from cookbook import CookbookError, SampleRandom
 from cookbook.contract.tokens import TokenSpace, pseudowords
-from cookbook_plugins.multiple_choice import (
+from cookbook_plugins.multiple_choice.template import (
     align,
     match_option,
     multiple_choice,

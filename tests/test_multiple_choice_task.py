@@ -8,8 +8,8 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
-from cookbook_plugins.multiple_choice_task import multiple_choice_task as task
-from cookbook_plugins.multiple_choice_task import query_slots
+from cookbook_plugins.multiple_choice.multiple_choice_task import multiple_choice_task as task
+from cookbook_plugins.multiple_choice.multiple_choice_task import query_slots
 
 MC = Path(__file__).parent / "fixtures" / "multiple_choice"
 

@@ -39,19 +39,21 @@ def cli(*args):
 
 def test_good_pipeline_resolves_defaults_and_paths(tmp_path):
     pipeline = load_pipeline(write(tmp_path, GOOD))
-    config = pipeline.config
-    assert config["output_dir"] == str(tmp_path / "out")
-    assert config["templates"][0]["params"]["k"] == 2
-    assert config["templates"][0]["params"]["max_words"] == 120  # template default filled in
-    assert config["token_space"] == "pseudowords"
-    assert config["generate"]["format"] == "jsonl"
+    assert pipeline.output_dir == tmp_path / "out"
+    template = pipeline.context.templates[0]
+    assert template.params["k"] == 2
+    assert template.params["max_words"] == 120  # template default filled in
+    assert pipeline.context.token_space == "pseudowords"
+    [generate] = pipeline.steps
+    assert (generate.name, generate.kind) == ("generate", "generate")
+    assert generate.params["format"] == "jsonl"  # the step kind's default filled in
 
 
 def test_set_overrides_values_before_validation(tmp_path):
     path = write(tmp_path, GOOD)
     pipeline = load_pipeline(path, [("generate.samples", 7), ("templates.0.params.k", 5)])
-    assert pipeline.config["generate"]["samples"] == 7
-    assert pipeline.config["templates"][0]["params"]["k"] == 5
+    assert pipeline.steps[0].params["samples"] == 7
+    assert pipeline.context.templates[0].params["k"] == 5
 
 
 BAD = [
@@ -113,6 +115,26 @@ BAD = [
         ["train.trainer: unknown trainer 'lroa'"],
     ),
     (
+        "misspelt trainer key",
+        GOOD + "model: m\ntrain: {trainer: lora, max_step: 80, batch_size: 4}\n",
+        ["train.max_step: unknown parameter 'max_step'; did you mean 'max_steps'?"],
+    ),
+    (
+        "training without data",
+        GOOD.replace("generate:\n  samples: 20\n", "") + "model: m\ntrain: {trainer: lora}\n",
+        ["train: training needs a generate section (the data)"],
+    ),
+    (
+        "evaluating without a model",
+        GOOD + "eval: {template_samples: 2}\n",
+        ["model: evaluation needs a model"],
+    ),
+    (
+        "sections beside steps",
+        GOOD + "steps:\n  - {name: g, kind: generate, params: {samples: 3}}\n",
+        ["generate: a pipeline with steps has no sections: make it a step"],
+    ),
+    (
         "python tag",
         GOOD.replace("seed: 1", "seed: !!python/object/apply:os.system ['echo hi']"),
         [":2: could not determine a constructor for the tag", "are not allowed"],
@@ -159,6 +181,9 @@ def test_every_error_is_reported_at_once(tmp_path):
 def test_schema_includes_plugin_parameters():
     schema = assembled_schema(get_registry())
     assert schema["$defs"]["templates.document_qa"]["properties"]["k"]["type"] == "integer"
+    assert schema["$defs"]["steps.generate"]["properties"]["samples"]["minimum"] == 1
+    lora = schema["$defs"]["trainers.lora"]["properties"]
+    assert lora["lora_r"]["default"] == 16 and "trainer" in lora
     result = cli("schema")
     assert result.returncode == 0
     assert "templates.document_qa" in json.loads(result.stdout)["$defs"]
@@ -179,8 +204,29 @@ def test_set_can_add_a_task_to_a_pipeline_without_one(tmp_path):
         write(tmp_path, GOOD),
         [("tasks.0.name", "qa"), ("tasks.0.type", "squad"), ("tasks.0.path", str(data))],
     )
-    assert pipeline.config["tasks"] == [
-        {"name": "qa", "type": "squad", "path": str(data), "params": {}}
-    ]
+    [task] = pipeline.context.tasks
+    assert (task.name, task.type, task.path, task.params) == ("qa", "squad", str(data), {})
     with pytest.raises(CookbookError, match="--set templates.5.name: no such place"):
         load_pipeline(write(tmp_path, GOOD), [("templates.5.name", "x")])
+
+
+def test_a_misspelt_trainer_key_leaves_the_valid_ones_alone(tmp_path):
+    text = GOOD + "model: m\ntrain: {trainer: lora, max_step: 80, batch_size: 4, lora_r: 8}\n"
+    with pytest.raises(CookbookError) as err:
+        load_pipeline(write(tmp_path, text))
+    message = str(err.value)
+    assert message.startswith("1 error in pipeline.yaml"), message
+    assert "did you mean 'max_steps'?" in message
+
+
+def test_an_unknown_component_names_the_plugin_that_failed_to_load(install_fake, tmp_path):
+    install_fake("cookbook-template-reverse2", "reverse2", "raise ImportError('no numpy here')\n")
+    text = GOOD.replace("name: document_qa", "name: reverse2")
+    with pytest.raises(CookbookError) as err:
+        load_pipeline(write(tmp_path, text))
+    message = str(err.value)
+    assert "unknown template 'reverse2'" in message
+    assert (
+        "plugins that failed to load: reverse2 (cookbook-template-reverse2 1.2.3: error:" in message
+    )
+    assert "ImportError: no numpy here" in message

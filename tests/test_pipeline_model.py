@@ -59,14 +59,14 @@ def test_proxy_mix_train_and_eval_run_and_rerun_cached(tmp_path):
         """)
     )
     manifest = runner.run(load_pipeline(path))
-    stages = {s["name"]: s["summary"] for s in manifest["stages"]}
-    assert list(stages) == ["score", "mix", "generate", "train", "eval"]
-    weights = stages["mix"]["weights"]
+    steps = {s["name"]: s["outputs"] for s in manifest["steps"]}
+    assert list(steps) == ["score", "mix", "generate", "train", "eval"]
+    weights = steps["mix"]["mixture"]["weights"]
     assert set(weights) == {"document_qa", "retrieval"}
     assert sum(weights.values()) == pytest.approx(1.0)
-    assert sum(stages["generate"]["counts"].values()) == 16
-    assert stages["train"]["metrics"]["step"] == 2
-    rows = stages["eval"]["rows"]
+    assert sum(steps["generate"]["data"]["counts"].values()) == 16
+    assert steps["train"]["model"]["metrics"]["step"] == 2
+    rows = steps["eval"]["results"]["rows"]
     assert {(r["model"], r["kind"], r["name"]) for r in rows} == {
         (m, k, n)
         for m in ("base", "tuned")
@@ -76,12 +76,12 @@ def test_proxy_mix_train_and_eval_run_and_rerun_cached(tmp_path):
     assert all(r["metric"] == "f1" and r["result"]["n"] == 3 for r in task_rows)
     card = (tmp_path / "out" / "README.md").read_text()
     assert "## Results" in card and "qa (task)" in card and "Mixture (cvxpy" in card
-    adapter = tmp_path / "out" / "stages"
+    adapter = tmp_path / "out" / "steps"
     assert list(adapter.glob("train-*/model/adapter_model.safetensors"))
     assert list(adapter.glob("mix-*/proxy-cache/*.json"))
 
     before = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert all(cached for _, _, cached in runner.plan(load_pipeline(path)))
+    assert all(step.cached for step in runner.plan(load_pipeline(path)))
     runner.run(load_pipeline(path))
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == before
 
@@ -118,7 +118,7 @@ def test_eval_can_skip_the_base_model_limit_each_task_and_calibrate_one(tmp_path
         """)
     )
     manifest = runner.run(load_pipeline(path))
-    rows = {s["name"]: s["summary"] for s in manifest["stages"]}["eval"]["rows"]
+    rows = {s["name"]: s["outputs"] for s in manifest["steps"]}["eval"]["results"]["rows"]
     assert [(r["model"], r["name"], r["result"]["n"]) for r in rows] == [
         ("tuned", "qa", 2),
         ("tuned", "em", 3),

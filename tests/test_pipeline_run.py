@@ -1,4 +1,4 @@
-"""Running pipelines: stages in order, cached re-runs, resume after a kill, the run folder."""
+"""Running pipelines: steps in order, cached re-runs, resume after a kill, the run folder."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_run_writes_run_folder_and_rerun_is_cached_and_changes_nothing(tmp_path)
     pipeline = load_pipeline(write(tmp_path, BASIC))
     manifest = runner.run(pipeline)
     root = tmp_path / "out"
-    assert [s["name"] for s in manifest["stages"]] == ["generate"]
+    assert [s["name"] for s in manifest["steps"]] == ["generate"]
     samples = [json.loads(x) for x in (root / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 40 and {s["template"] for s in samples} == {"document_qa", "retrieval"}
     for name in ("pipeline.yaml", "manifest.json", "README.md", "logs/run.log"):
@@ -61,46 +61,48 @@ def test_run_writes_run_folder_and_rerun_is_cached_and_changes_nothing(tmp_path)
     assert "document_qa" in card and "retrieval" in card and "seed 2" in card
 
     before = snapshot(root)
-    assert all(cached for _, _, cached in runner.plan(pipeline))
+    assert all(step.cached for step in runner.plan(pipeline))
     runner.run(load_pipeline(tmp_path / "pipeline.yaml"))
     assert snapshot(root) == before
 
 
-def test_changed_input_reruns_only_that_stage(tmp_path):
+def test_changed_input_reruns_only_that_step(tmp_path):
     path = write(tmp_path, BASIC)
     runner.run(load_pipeline(path))
     changed = load_pipeline(path, [("seed", 3)])
-    assert [cached for _, _, cached in runner.plan(changed)] == [False]
+    assert [step.cached for step in runner.plan(changed)] == [False]
     runner.run(changed)
-    assert len(list((tmp_path / "out" / "stages").glob("generate-*"))) == 2
+    assert len(list((tmp_path / "out" / "steps").glob("generate-*"))) == 2
 
 
-def test_editing_a_template_plugin_reruns_its_stages(echo_plugin, tmp_path):
+def test_editing_a_template_plugin_reruns_its_steps(echo_plugin, tmp_path):
     site = echo_plugin
     path = write(tmp_path / "run", BASIC.replace("  - retrieval\n", "  - echo\n"))
     runner.run(load_pipeline(path))
-    assert all(cached for _, _, cached in runner.plan(load_pipeline(path)))
+    assert all(step.cached for step in runner.plan(load_pipeline(path)))
     module = site / "cookbook_template_echo_plugin.py"
     module.write_text(module.read_text().replace("Echo: {words}", "Repeat: {words}"))
     sys.modules.pop(module.stem)  # as a new process would import it
     reset_registry()
-    assert [cached for _, _, cached in runner.plan(load_pipeline(path))] == [False]
+    assert [step.cached for step in runner.plan(load_pipeline(path))] == [False]
     runner.run(load_pipeline(path))
     samples = (tmp_path / "run" / "out" / "samples.jsonl").read_text()
     assert '"prompt":"Repeat: ' in samples and '"prompt":"Echo: ' not in samples
 
 
 def test_development_records_come_from_dev_path_after_dev_skip(tmp_path):
-    from cookbook.pipeline.stages import _task_records
+    from cookbook import TaskUse
+    from cookbook_plugins.steps.common import task_records
 
     write(tmp_path, BASIC)
     squad = str(tmp_path / "tiny_squad.json")
-    task = {"name": "qa", "type": "squad", "path": "unused.json", "params": {}}
-    every = _task_records({**task, "dev_path": squad}, None)
+    task = TaskUse(name="qa", type="squad", path="unused.json")
+    every = task_records(TaskUse(**{**task.__dict__, "dev_path": squad}), None)
     assert len(every) >= 3
-    skipped = _task_records({**task, "dev_path": squad, "dev_skip": 1}, 2)
+    skipped = task_records(TaskUse(**{**task.__dict__, "dev_path": squad, "dev_skip": 1}), 2)
     assert [r.id for r in skipped] == [r.id for r in every[1:3]]
-    assert [r.id for r in _task_records({**task, "path": squad}, 2)] == [r.id for r in every[:2]]
+    plain = task_records(TaskUse(**{**task.__dict__, "path": squad}), 2)
+    assert [r.id for r in plain] == [r.id for r in every[:2]]
 
 
 def test_score_mix_generate_with_file_and_alignment_scores(tmp_path):
@@ -114,14 +116,14 @@ def test_score_mix_generate_with_file_and_alignment_scores(tmp_path):
           objective: maxmin
         """)
     manifest = runner.run(load_pipeline(write(tmp_path, text)))
-    stages = {s["name"]: s["summary"] for s in manifest["stages"]}
-    assert list(stages) == ["score", "mix", "generate"]
-    assert stages["score"]["n"] == {"qa": 3}
-    assert 0.0 <= stages["score"]["scores"]["qa"]["document_qa"] <= 1.0
-    weights = stages["mix"]["weights"]
+    steps = {s["name"]: s["outputs"] for s in manifest["steps"]}
+    assert list(steps) == ["score", "mix", "generate"]
+    assert steps["score"]["scores"]["n"] == {"qa": 3}
+    assert 0.0 <= steps["score"]["scores"]["scores"]["qa"]["document_qa"] <= 1.0
+    weights = steps["mix"]["mixture"]["weights"]
     # max-min of [[.6,.2],[.1,.9]]: .6w + .2(1-w) = .1w + .9(1-w) -> w = 7/12
     assert abs(weights["document_qa"] - 7 / 12) < 1e-3
-    assert stages["generate"]["counts"] == {"document_qa": 17, "retrieval": 13}
+    assert steps["generate"]["data"]["counts"] == {"document_qa": 17, "retrieval": 13}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "Alignment statistics" in card and "Mixture (cvxpy" in card
 
@@ -139,13 +141,13 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    stages = tmp_path / "killed" / "out" / "stages"
+    stages = tmp_path / "killed" / "out" / "steps"
     deadline = time.time() + 60
     while time.time() < deadline and not list(stages.glob("generate-*.partial/*.partial")):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert list(stages.glob("generate-*.partial")), "the run was not caught mid-stage"
+    assert list(stages.glob("generate-*.partial")), "the run was not caught mid-step"
     assert not [p for p in stages.glob("generate-*") if not p.name.endswith(".partial")]
     assert not (tmp_path / "killed" / "out" / "samples.jsonl").exists()
 

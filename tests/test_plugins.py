@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cookbook.cli import app
+from cookbook.contract.components import KINDS
 from cookbook.contract.errors import CookbookError, PluginClashError
 from cookbook.registry import get_registry, reset_registry
 
@@ -30,11 +31,15 @@ def _by_name(registry):
 
 def test_builtin_plugins_load_through_entry_points():
     registry = get_registry()
-    info = _by_name(registry)["document_qa"]
+    info = _by_name(registry)["qa"]
     assert info.status == "ok"
     assert info.distribution == "cookbook-llm"
-    assert info.hooks == ["register_templates"]
-    assert "document_qa" in info.components["templates"]
+    assert info.hooks == ["register_tasks", "register_templates"]
+    assert info.components["templates"] == ["document_qa", "typed_qa"]
+    assert info.components["tasks"] == ["squad"]
+    families = {"qa", "multiple_choice", "fill_in_the_blank", "entity_matching", "poetry"}
+    families |= {"entity_disambiguation", "retrieval", "mixers", "lora"}
+    assert families <= {p.name for p in registry.plugins if p.status == "ok"}
 
 
 def test_plugin_raising_on_import_is_reported_and_others_work(install_fake):
@@ -67,15 +72,8 @@ def test_list_plugins_shows_broken_plugin_without_traceback(install_fake):
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)}
     assert rows["broken"]["status"].startswith("error: ModuleNotFoundError")
-    assert rows["document_qa"]["status"] == "ok"
-    assert set(rows["document_qa"]["components"]) == {
-        "templates",
-        "scorers",
-        "mixers",
-        "trainers",
-        "tasks",
-        "token_spaces",
-    }
+    assert rows["qa"]["status"] == "ok"
+    assert set(rows["qa"]["components"]) == set(KINDS)
     assert "Traceback" not in result.output
 
 
@@ -96,9 +94,9 @@ def test_load_list_selects_plugins(install_fake, monkeypatch):
 
 
 def test_disable_list_skips_plugins(monkeypatch):
-    monkeypatch.setenv("COOKBOOK_DISABLE_PLUGINS", "document_qa")
+    monkeypatch.setenv("COOKBOOK_DISABLE_PLUGINS", "qa")
     registry = get_registry()
-    assert "document_qa" not in [p.name for p in registry.plugins]
+    assert "qa" not in [p.name for p in registry.plugins]
     with pytest.raises(CookbookError, match="unknown template 'document_qa'"):
         registry.get("templates", "document_qa")
 
@@ -133,3 +131,29 @@ def test_generate_still_works_with_a_broken_plugin(install_fake, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 5
+
+
+@pytest.mark.parametrize(
+    ("name", "main", "defaults"),
+    [
+        ("squad", "f1", {}),
+        ("cloze", "accuracy", {}),
+        ("multiple_choice", "accuracy", {}),
+        ("deepmatcher", "f1", {"exclude": []}),
+        ("elevant", "accuracy", {"candidates": 4, "window": 60, "related": 8}),
+        ("rhyme", "follows_scheme", {"min_lines": 2, "max_lines": 16}),
+    ],
+)
+def test_builtin_tasks_declare_their_main_metric_and_reader_parameters(name, main, defaults):
+    from cookbook import Task, setting
+    from cookbook.engine import task_params
+
+    task = get_registry().get("tasks", name)
+    assert isinstance(task, Task)
+    assert task.main_metric == main and main in task.metric([], [])
+    assert setting(task, "higher_is_better", "tasks") is True
+    resolved = task_params(task, None)
+    assert "prompt" not in resolved and defaults.items() <= resolved.items()
+    assert task_params(task, {"prompt": "{question}"})["prompt"] == "{question}"
+    with pytest.raises(CookbookError, match=f"task '{name}': promt: unknown parameter"):
+        task_params(task, {"promt": "x"})

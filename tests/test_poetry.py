@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from cookbook import CookbookError, SampleRandom
-from cookbook.contract.tokens import TokenSpace, builtin_token_space
+from cookbook.contract.tokens import TokenSpace
+from cookbook.engine.token_spaces import builtin_token_space
 from cookbook.registry import get_registry
-from cookbook_plugins.poetry import (
+from cookbook_plugins.poetry.rhyme_dictionary import end_word, load_dictionary, rhyming_part
+from cookbook_plugins.poetry.template import (
     SCHEMES,
     expand_scheme,
     follows_scheme,
@@ -19,7 +21,6 @@ from cookbook_plugins.poetry import (
     poetry,
     scheme_agreement,
 )
-from cookbook_plugins.rhyme_dictionary import end_word, load_dictionary, rhyming_part
 
 PSEUDO = builtin_token_space("pseudowords")
 FIXTURE_DICT = str(Path(__file__).parent / "fixtures" / "rhymes.dict")

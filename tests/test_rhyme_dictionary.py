@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cookbook import CookbookError
-from cookbook_plugins.rhyme_dictionary import (
+from cookbook_plugins.poetry.rhyme_dictionary import (
     RhymeDictionary,
     default_path,
     end_word,

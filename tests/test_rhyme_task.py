@@ -9,8 +9,8 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
-from cookbook_plugins.poetry import poetry
-from cookbook_plugins.rhyme_task import read_gold, rhyme
+from cookbook_plugins.poetry.rhyme_task import read_gold, rhyme
+from cookbook_plugins.poetry.template import poetry
 
 CORPUS = Path(__file__).parent / "fixtures" / "poetry"
 STANZA = (

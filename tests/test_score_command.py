@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from cookbook import CookbookError
 from cookbook.cli import app
-from cookbook.contract.tokens import resolve_token_space
 from cookbook.engine.samples import SampleMaker
+from cookbook.engine.token_spaces import resolve_token_space
 from cookbook.registry import get_registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -65,7 +65,7 @@ def test_task_gold_answers_are_scored_with_the_template(tmp_path):
     assert out["n"] == 3 and out["task"] == "squad" and out["outputs"] == "gold"
     assert 0.0 <= out["ci_low"] <= out["statistic"] <= out["ci_high"] <= 1.0
     from cookbook.engine.alignment import alignment_scores
-    from cookbook_plugins.squad_task import squad
+    from cookbook_plugins.qa.squad_task import squad
 
     records = list(squad.read(str(SQUAD)))
     expected = alignment_scores(
@@ -78,7 +78,7 @@ def test_task_gold_answers_are_scored_with_the_template(tmp_path):
 
 def test_another_templates_task_is_scored_as_the_pipeline_scores_it():
     from cookbook.engine.mixing import alignment_matrix
-    from cookbook_plugins.squad_task import squad
+    from cookbook_plugins.qa.squad_task import squad
 
     out = score_json("typed_qa", "--task", "squad", "--data", str(SQUAD))
     typed_qa = get_registry().get("templates", "typed_qa")

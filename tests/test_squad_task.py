@@ -8,7 +8,7 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
-from cookbook_plugins.squad_task import exact_match, f1, normalize_answer, squad
+from cookbook_plugins.qa.squad_task import exact_match, f1, normalize_answer, squad
 
 QA = Path(__file__).parent / "fixtures" / "qa"
 

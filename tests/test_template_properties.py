@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cookbook.contract.tokens import resolve_token_space
 from cookbook.engine.samples import SampleMaker
+from cookbook.engine.token_spaces import resolve_token_space
 from cookbook.registry import get_registry, reset_registry
 
 SEEDS = (0, 1, 12345)

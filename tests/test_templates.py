@@ -29,8 +29,9 @@ def test_decorator_builds_a_template_from_the_signature():
     assert reverse.name == "reverse"
     assert reverse.description == "Random words to be reversed."
     assert reverse.slots == ("words", "answer")
-    assert reverse.defaults == {"length": 4, "ratio": 0.5, "loud": False}
-    props = reverse.schema["properties"]
+    assert reverse.params.defaults == {"length": 4, "ratio": 0.5, "loud": False}
+    assert reverse.resolve() == {"length": 4, "ratio": 0.5, "loud": False}
+    props = reverse.params.schema["properties"]
     assert props["length"]["type"] == "integer"
     assert props["ratio"]["type"] == "number"
     assert props["loud"]["type"] == "boolean"
@@ -62,7 +63,7 @@ def test_format_naming_a_missing_slot_is_a_clear_error():
     "override, fragment",
     [
         ({"length": "three"}, "length: 'three' is not of type 'integer'"),
-        ({"colour": 1}, "Additional properties are not allowed"),
+        ({"colour": 1}, "colour: unknown parameter 'colour'"),
     ],
 )
 def test_bad_params_name_the_template_and_the_key(override, fragment):

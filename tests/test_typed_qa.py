@@ -6,7 +6,7 @@ import re
 
 from cookbook import SampleRandom
 from cookbook.contract.tokens import TokenSpace, pseudowords
-from cookbook_plugins.typed_qa import CUES, MONTHS, _rule, align, typed_qa, word_class
+from cookbook_plugins.qa.typed_qa import CUES, MONTHS, _rule, align, typed_qa, word_class
 
 SPACE = TokenSpace("test", pseudowords(500, seed=3))
 DOC = "aa bb 1920 cc dd Ee Ff gg 1850 hh"

@@ -18,7 +18,18 @@ from cookbook.engine.calibration import DevData
 from cookbook.engine.models import DEFAULT_MODEL
 
 #: Result keys shown above the metrics, or not as metrics at all.
-_NOT_METRICS = ("task", "template", "n", "alignment", "alignment_ci", "model", "adapter", "seed")
+_NOT_METRICS = (
+    "task",
+    "template",
+    "n",
+    "alignment",
+    "alignment_ci",
+    "model",
+    "adapter",
+    "seed",
+    "main_metric",
+    "higher_is_better",
+)
 _TWO_CHOICES = "Two-choice tasks (e.g. deepmatcher)"
 
 

@@ -4,7 +4,6 @@ assumption against measured scores."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,73 +11,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cookbook.cli.options import parse_params
+from cookbook.cli.options import ParamOption, help_listing, parse_params
 from cookbook.contract.errors import CookbookError
-from cookbook.registry import get_registry
 
 if TYPE_CHECKING:
     from cookbook.engine.mixing import LinearityReport
-
-#: Command-line option of each mixer parameter the command sets itself (for error messages).
-OPTIONS = {
-    "objective": "--objective",
-    "regularization": "--regularization",
-    "strength": "--strength",
-    "min_weight": "--min-weight",
-    "max_weight": "--max-weight",
-    "task_weights": "--task-weight",
-    "weights": "--weight",
-}
-
-
-def _number(option: str, item: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise CookbookError(f"{option} {item!r}: {text.strip()!r} is not a number")
-    return value
-
-
-def named_numbers(items: list[str] | None, option: str) -> dict[str, float]:
-    """``["a=0.5"]`` -> ``{"a": 0.5}``; each item must be NAME=NUMBER."""
-    result: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise CookbookError(f"{option} {item!r}: expected NAME=NUMBER")
-        result[name.strip()] = _number(option, item, value)
-    return result
-
-
-def bounds(items: list[str] | None, option: str) -> float | dict[str, float] | None:
-    """Weight bounds: ``X`` for every template and/or ``TEMPLATE=X`` for one."""
-    if not items:
-        return None
-    per_template = named_numbers([i for i in items if "=" in i], option)
-    every = [_number(option, i, i) for i in items if "=" not in i]
-    if len(every) > 1:
-        raise CookbookError(f"{option}: give one value for every template, not {len(every)}")
-    if not per_template:
-        return every[0]
-    return {**({"*": every[0]} if every else {}), **per_template}
-
-
-def check_options(mixer_name: str, given: dict[str, Any]) -> None:
-    """Reject options that the mixer has no parameter for, naming the option."""
-    mixer = get_registry().get("mixers", mixer_name)
-    schema = getattr(mixer, "params_schema", {}) or {}
-    props = schema.get("properties", {})
-    if schema.get("additionalProperties") is not False:
-        return
-    for key in given:
-        if key not in props:
-            known = ", ".join(OPTIONS.get(k, f"--param {k}=...") for k in props) or "none"
-            raise CookbookError(
-                f"{OPTIONS.get(key, f'--param {key}')} does not apply to mixer "
-                f"{mixer_name!r} (its options: {known})"
-            )
 
 
 def _show_mixture(document: dict[str, Any], console: Console) -> None:
@@ -145,34 +82,10 @@ def mix_command(
     scores: Annotated[
         Path | None, typer.Option(help="Score CSV: header task,<template>,...; one row per task.")
     ] = None,
-    mixer: Annotated[str, typer.Option(help="Mixer: cvxpy, uniform, fixed, or a plugin's.")] = (
-        "cvxpy"
-    ),
-    objective: Annotated[
-        str | None, typer.Option(help="cvxpy objective: mean or maxmin (default mean).")
-    ] = None,
-    max_weight: Annotated[
-        list[str] | None,
-        typer.Option("--max-weight", help="X for every template, or TEMPLATE=X (repeatable)."),
-    ] = None,
-    min_weight: Annotated[
-        list[str] | None,
-        typer.Option("--min-weight", help="TEMPLATE=X, or X for every template (repeatable)."),
-    ] = None,
-    task_weight: Annotated[
-        list[str] | None,
-        typer.Option("--task-weight", help="TASK=X: the task's weight in the mean (default 1)."),
-    ] = None,
-    regularization: Annotated[
-        str | None, typer.Option(help="entropy or l2 (needs --strength).")
-    ] = None,
-    strength: Annotated[float | None, typer.Option(help="Regularization strength.")] = None,
-    weight: Annotated[
-        list[str] | None, typer.Option("--weight", help="TEMPLATE=X for the fixed mixer.")
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Other mixer parameter KEY=VALUE.")
-    ] = None,
+    mixer: Annotated[
+        str, typer.Option(help="Mixer: cvxpy, uniform, fixed, or a plugin's (parameters: below).")
+    ] = "cvxpy",
+    param: ParamOption = None,
     total: Annotated[
         int | None, typer.Option(min=0, help="Also give per-template sample counts summing to N.")
     ] = None,
@@ -205,17 +118,6 @@ def mix_command(
     if scores is None:
         raise CookbookError("give --scores FILE.csv (or --check-linearity --measurements FILE.csv)")
     given: dict[str, Any] = dict(parse_params(param))
-    options = {
-        "objective": objective,
-        "regularization": regularization,
-        "strength": strength,
-        "min_weight": bounds(min_weight, "--min-weight"),
-        "max_weight": bounds(max_weight, "--max-weight"),
-        "task_weights": named_numbers(task_weight, "--task-weight") or None,
-        "weights": named_numbers(weight, "--weight") or None,
-    }
-    given.update({k: v for k, v in options.items() if v is not None})
-    check_options(mixer, given)
     matrix = mixing.read_scores_csv(scores)
     document = mixing.learn_mixture(matrix, mixer, given, source="file", total=total)
     if output is not None:
@@ -229,4 +131,4 @@ def mix_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("mix")(mix_command)
+    app.command("mix", cls=help_listing("mixers", "mixer"))(mix_command)

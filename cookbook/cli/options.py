@@ -1,19 +1,85 @@
-"""Parsing ``--param key=value`` options shared by commands."""
+"""Options shared by commands: ``--param KEY=VALUE`` and help that lists components'
+parameters."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from cookbook.contract.errors import CookbookError
-from cookbook.contract.params import parse_value
+import typer
+import typer.core
+
+from cookbook.contract.params import Params, parse_assignments
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="A parameter KEY=VALUE (repeatable; VALUE is read as YAML: 3, 0.5, true, [a, b]).",
+    ),
+]
 
 
 def parse_params(items: list[str] | None, option: str = "--param") -> list[tuple[str, Any]]:
     """``["a.b=3"]`` -> ``[("a.b", 3)]``; a malformed item is an error naming it."""
-    pairs = []
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CookbookError(f"{option} {item!r}: expected KEY=VALUE")
-        pairs.append((key.strip(), parse_value(value)))
-    return pairs
+    return parse_assignments(items, option)
+
+
+def describe_params(params: Params) -> list[str]:
+    """One line per parameter: name, type, default and description (Rich markup)."""
+    lines = []
+    for spec in params:
+        schema = spec.schema
+        kind = _type_name(schema)
+        default = "" if "default" not in schema else f" = {json.dumps(schema['default'])}"
+        text = spec.description
+        lines.append(f"  [bold]{spec.name}[/] ({kind}){default}" + (f": {text}" if text else ""))
+    return lines
+
+
+def _type_name(schema: dict[str, Any]) -> str:
+    """A parameter's type in a few words: ``integer``, ``string or null``, ``one of "a", "b"``."""
+    if "enum" in schema:
+        return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind:
+        return str(kind)
+    options = schema.get("oneOf") or schema.get("anyOf")
+    if options:
+        return " or ".join(dict.fromkeys(_type_name(o) for o in options))
+    return "any"
+
+
+def components_help(kind: str, label: str) -> str:
+    """Every registered component of ``kind`` with its parameters (loads the plugins)."""
+    from cookbook.registry import get_registry
+
+    registry = get_registry()
+    blocks = []
+    for name in registry.names(kind):
+        try:
+            component = registry.get(kind, name)
+        except Exception:  # a clash: shown by list-plugins
+            continue
+        lines = describe_params(Params.of_component(component)) or ["  (no parameters)"]
+        blocks.append("\n".join([f"[bold cyan]{label} {name}[/], its --param keys:", *lines]))
+    return "\n\n".join(blocks)
+
+
+def help_listing(kind: str, label: str) -> type[typer.core.TyperCommand]:
+    """A command class whose ``--help`` ends with the parameters of every registered
+    component of ``kind``, computed only when help is shown."""
+
+    class Command(typer.core.TyperCommand):
+        @property  # type: ignore[override]
+        def epilog(self) -> str:
+            return components_help(kind, label)
+
+        @epilog.setter
+        def epilog(self, value: Any) -> None:
+            pass
+
+    return Command

@@ -1,4 +1,4 @@
-"""``cookbook validate``, ``cookbook schema`` and ``cookbook run``: pipeline files."""
+"""``cookbook validate``, ``plan``, ``schema`` and ``run``: pipeline files."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cookbook.pipeline.config import assembled_schema, load_pipeline, parse_sets
+from cookbook.pipeline.config import Pipeline, assembled_schema, load_pipeline, parse_sets
 from cookbook.registry import get_registry
 
+FileArgument = Annotated[Path, typer.Argument(help="Pipeline YAML file.")]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -21,38 +22,56 @@ SetOption = Annotated[
 ]
 
 
-def validate(
-    file: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
-    set_: SetOption = None,
-) -> None:
+def validate(file: FileArgument, set_: SetOption = None) -> None:
     """Check a pipeline file and report every error at once, each with its line and path."""
     pipeline = load_pipeline(file, parse_sets(set_))
-    Console(stderr=True).print(f"[green]ok[/] {file}: {pipeline.config['name']}")
+    steps = ", ".join(
+        f"{s.name} ({s.kind})" if s.name != s.kind else s.name for s in pipeline.steps
+    )
+    Console(stderr=True).print(
+        f"[green]ok[/] {file}: {pipeline.name}, steps: {steps}", highlight=False
+    )
 
 
 def schema() -> None:
-    """Print the pipeline JSON Schema assembled with every installed component's parameters."""
+    """Print the pipeline JSON Schema assembled with every installed step kind's and
+    component's parameters."""
     typer.echo(json.dumps(assembled_schema(get_registry()), indent=2))
 
 
+def show_plan(pipeline: Pipeline, console: Console) -> None:
+    """A table of the steps in the order they run: kind, inputs, hash, cached or to run."""
+    from cookbook.pipeline import runner
+
+    table = Table(title=f"{pipeline.name} -> {pipeline.output_dir}")
+    for column in ("step", "kind", "inputs", "hash", "status"):
+        table.add_column(column)
+    for row in runner.plan(pipeline):
+        inputs = "; ".join(f"{k}: {', '.join(v)}" for k, v in row.inputs.items()) or "-"
+        status = "[green]cached[/]" if row.cached else "to run"
+        table.add_row(row.name, row.kind, inputs, row.hash, status)
+    console.print(table)
+
+
+def plan(file: FileArgument, set_: SetOption = None) -> None:
+    """Show the steps of a pipeline, what each reads, and which are cached."""
+    show_plan(load_pipeline(file, parse_sets(set_)), Console())
+
+
 def run(
-    file: Annotated[Path, typer.Argument(help="Pipeline YAML file.")],
+    file: FileArgument,
     set_: SetOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-run every stage.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-run every step.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
 ) -> None:
-    """Run a pipeline: score, mix, generate, train, eval, report; cached and resumable."""
+    """Run a pipeline's steps (score, mix, generate, train, eval, or a plugin's), cached and
+    resumable, and write the run's card."""
     from cookbook.pipeline import runner
 
     pipeline = load_pipeline(file, parse_sets(set_))
     console = Console(stderr=True)
     if dry_run:
-        table = Table(title=f"{pipeline.config['name']} -> {pipeline.output_dir}")
-        for column in ("stage", "hash", "status"):
-            table.add_column(column)
-        for name, digest, cached in runner.plan(pipeline):
-            table.add_row(name, digest, "cached" if cached else "to run")
-        console.print(table)
+        show_plan(pipeline, console)
         return
     runner.run(pipeline, force=force, console=console)
     console.print(f"[green]done[/]: {pipeline.output_dir} (card: README.md)")
@@ -60,5 +79,6 @@ def run(
 
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
+    app.command("plan")(plan)
     app.command("schema")(schema)
     app.command("run")(run)

@@ -10,8 +10,9 @@ from rich.panel import Panel
 from rich.text import Text
 
 from cookbook.cli.options import parse_params
-from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE, resolve_token_space
+from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
 from cookbook.engine.samples import SampleMaker
+from cookbook.engine.token_spaces import resolve_token_space
 from cookbook.registry import get_registry
 
 

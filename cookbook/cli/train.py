@@ -10,11 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cookbook.cli.options import parse_params
+from cookbook.cli.options import ParamOption, help_listing, parse_params
 from cookbook.contract.errors import CookbookError
-from cookbook.registry import get_registry
-
-DEFAULT_MODEL = "smollm2-135m-instruct"
+from cookbook.engine.models import DEFAULT_MODEL
 
 
 def default_output(model: str) -> Path:
@@ -31,46 +29,17 @@ def train_command(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Output folder (default runs/lora-MODEL).")
     ] = None,
-    max_steps: Annotated[int | None, typer.Option(min=1, help="Optimizer steps.")] = None,
-    epochs: Annotated[
-        float | None, typer.Option(min=0.0, help="Passes over the data (without --max-steps).")
-    ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Samples per micro-batch.")] = None,
-    lora_r: Annotated[int | None, typer.Option(min=1, help="LoRA rank.")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Peak learning rate.")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="Random seed.")] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the output folder's last checkpoint.")
-    ] = False,
-    merge: Annotated[
-        bool, typer.Option("--merge", help="Also save the merged model under OUTPUT/merged.")
-    ] = False,
-    trainer: Annotated[str, typer.Option(help="Trainer plugin.")] = "lora",
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Any trainer parameter KEY=VALUE (repeatable)."),
-    ] = None,
+    trainer: Annotated[str, typer.Option(help="Trainer plugin (its parameters: below).")] = "lora",
+    param: ParamOption = None,
 ) -> None:
-    """Fine-tune MODEL on the samples in DATA; writes the adapter and train_metrics.json."""
+    """Fine-tune MODEL on the samples in DATA with a trainer plugin; its parameters are given
+    with -p KEY=VALUE (e.g. -p max_steps=60 -p resume=true)."""
+    from cookbook.engine.training import train_model
+
     if not data.is_file():
         raise CookbookError(f"{data}: no such file")
-    component = get_registry().get("trainers", trainer)
-    params: dict[str, Any] = dict(parse_params(param))
-    options = {
-        "max_steps": max_steps,
-        "epochs": epochs,
-        "batch_size": batch_size,
-        "lora_r": lora_r,
-        "learning_rate": learning_rate,
-        "seed": seed,
-    }
-    params.update({key: value for key, value in options.items() if value is not None})
-    if resume:
-        params["resume"] = True
-    if merge:
-        params["merge"] = True
     output = output or default_output(model)
-    metrics = component.train(str(data), model, str(output), **params)
+    metrics = train_model(trainer, data, model, output, dict(parse_params(param)))
     if os.environ.get("RANK", "0") == "0":
         _summary(metrics, output)
 
@@ -89,4 +58,4 @@ def _summary(metrics: dict[str, Any], output: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("train")(train_command)
+    app.command("train", cls=help_listing("trainers", "trainer"))(train_command)

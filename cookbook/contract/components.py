@@ -1,28 +1,40 @@
 """Contracts of the non-template components: scorers, tasks, mixers, trainers.
 
-Plugins register objects with these attributes; the dataclasses are conveniences, any
-object with the same attributes works. Every component has a ``name`` and a JSON Schema
-``params_schema`` for its parameters.
+Plugins register objects with these attributes: any object with them works, and a class that
+subclasses a Protocol inherits the defaults of its optional attributes. Every component has a
+``name`` and ``params`` (a ``Params``, usually ``Params.of`` its main function); the engine
+reads nothing that is not listed here, and ``setting`` reads an optional attribute with its
+default.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-KINDS = ("templates", "scorers", "mixers", "trainers", "tasks", "token_spaces")
+from cookbook.contract.errors import CookbookError
+from cookbook.contract.params import Params
+
+#: Component kinds, each registered through its ``register_<kind>`` hook.
+KINDS = ("templates", "scorers", "mixers", "trainers", "tasks", "token_spaces", "steps")
 
 
 @dataclass
 class Scorer:
-    """An alternative alignment scorer for ``template``: ``score(slots, output, **params)``."""
+    """An alternative alignment scorer for ``template``: ``score(slots, output, **params)``;
+    its parameters are those of ``score`` after ``slots`` and ``output``."""
 
     name: str
     template: str
     score: Callable[..., float]
-    params_schema: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+
+    @property
+    def params(self) -> Params:
+        return Params.of(self.score, skip=2)
 
 
 @dataclass
@@ -44,11 +56,29 @@ class TaskRecord:
 
 @runtime_checkable
 class Task(Protocol):
-    """A reader of a real dataset with a template mapping and a metric."""
+    """A reader of a real dataset with a template mapping and a metric.
+
+    ``params`` are the reader's (``read`` receives them validated, defaults filled in).
+    ``metric`` returns named values; ``main_metric`` names the one a pipeline reports and
+    optimises (``higher_is_better`` says which way). ``mode`` is ``generate`` (greedy
+    generation, scored by ``metric``) or ``choice`` (log-likelihood over each record's
+    ``choices``; ``metric`` receives one list of log-likelihoods per record).
+    """
 
     name: str
     template: str
-    params_schema: dict[str, Any]
+    params: Params
+    main_metric: str
+    higher_is_better: bool = True
+    mode: str = "generate"
+    #: Text at which generation stops (None: judged from the gold answers).
+    stop: str | None = None
+    #: Generation length (None: 1.5 times the longest gold answer plus 8 tokens).
+    max_new_tokens: int | None = None
+    #: Wrap prompts in the chat template: True, False, "auto" or None (as the model was
+    #: trained).
+    chat_template: bool | str | None = None
+    description: str = ""
 
     def read(self, path: str, split: str | None = None, **params: Any) -> Iterator[TaskRecord]:
         """Records of the dataset at ``path`` (a file or folder the user gives)."""
@@ -64,20 +94,85 @@ class Mixer(Protocol):
     """Turns a tasks x templates score matrix into weights over templates."""
 
     name: str
-    params_schema: dict[str, Any]
+    params: Params
+    description: str = ""
+    #: ``objective_value(scores, weights, **params)``: the value the weights achieve, shown
+    #: beside them; None when the mixer has no objective.
+    objective_value: Callable[..., float] | None = None
 
-    def mix(self, scores: Mapping[str, Mapping[str, float]], **params: Any) -> dict[str, float]:
-        """Weights over templates (non-negative, summing to one) for ``scores[task][template]``."""
+    def mix(self, scores: Any, **params: Any) -> dict[str, float]:
+        """Weights over templates (non-negative, summing to one) for ``scores`` (a
+        ``ScoreMatrix``; empty for a mixer that needs no scores)."""
         ...
 
 
 @runtime_checkable
 class Trainer(Protocol):
-    """Fine-tunes a model on a JSONL file of samples and writes it to ``output_dir``."""
+    """Fine-tunes a model on a file of samples and writes it to ``output_dir``.
+
+    A trainer writes ``ModelInfo`` into ``output_dir`` so evaluation formats prompts as it
+    trained. A trainer that can continue an interrupted run declares a ``resume`` parameter
+    that accepts ``"auto"`` (continue when ``output_dir`` holds a checkpoint, else start).
+    """
 
     name: str
-    params_schema: dict[str, Any]
+    params: Params
+    description: str = ""
 
     def train(self, data: str, model: str, output_dir: str, **params: Any) -> dict[str, Any]:
-        """Train and return metrics (at least ``loss`` and ``tokens_per_second``)."""
+        """Train and return metrics (at least ``loss``, a list, and ``step``)."""
         ...
+
+
+def best_choice(loglikelihoods: Sequence[float]) -> int:
+    """The option a choice task picks: the index of the largest log-likelihood, the first on a
+    tie."""
+    return max(range(len(loglikelihoods)), key=lambda i: (loglikelihoods[i], -i))
+
+
+_PROTOCOLS: dict[str, Any] = {"tasks": Task, "mixers": Mixer, "trainers": Trainer}
+
+
+def setting(component: Any, name: str, kind: str) -> Any:
+    """The component's attribute ``name``, or the default its kind's Protocol gives it."""
+    protocol = _PROTOCOLS[kind]
+    if hasattr(component, name):
+        return getattr(component, name)
+    if hasattr(protocol, name):
+        return getattr(protocol, name)
+    raise CookbookError(f"{kind.rstrip('s')} {component.name!r} has no attribute {name!r}")
+
+
+@dataclass
+class ModelInfo:
+    """What a trainer records beside a trained model, for whoever loads it: the base model,
+    whether prompts were wrapped in the chat template, and the trainer."""
+
+    FILE: ClassVar[str] = "cookbook_model.json"
+
+    base: str
+    chat_template: bool | None = None
+    trainer: str = ""
+
+    def save(self, folder: str | Path) -> None:
+        """Write ``cookbook_model.json`` into ``folder``."""
+        path = Path(folder) / self.FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ModelInfo | None:
+        """The info recorded in ``folder``, or None when there is none (or it is unreadable)."""
+        path = Path(folder).expanduser() / cls.FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, Mapping) or not isinstance(data.get("base"), str):
+            return None
+        chat = data.get("chat_template")
+        return cls(
+            base=data["base"],
+            chat_template=chat if isinstance(chat, bool) else None,
+            trainer=str(data.get("trainer", "")),
+        )

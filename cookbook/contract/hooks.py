@@ -48,5 +48,11 @@ def register_token_spaces(register: Register) -> None:
 
 
 @hookspec
+def register_steps(register: Register) -> None:
+    """Register pipeline step kinds (``cookbook.StepKind``, usually made with
+    ``@step_kind``)."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``cookbook`` CLI (a ``typer.Typer`` app)."""

@@ -1,97 +1,316 @@
-"""Component parameters: JSON Schemas from signatures, defaults, and validation with clear paths."""
+"""Component parameters, declared one way: the keyword parameters of the component's function.
+
+Defaults live in the signature, and ``Annotated[type, Param("description", **keywords)]`` adds
+a description and JSON Schema constraints::
+
+    def train(self, data, model, output_dir, *,
+              lora_r: Annotated[int, Param("LoRA rank.", minimum=1)] = 16,
+              scheduler: Literal["linear", "cosine"] = "linear") -> dict: ...
+
+    params = Params.of(train)
+
+``Params`` derives the JSON Schema from the types (``int``, ``float``, ``str``, ``bool``,
+``None``, unions, ``Literal``, ``list[...]``, ``dict[str, ...]``), fills in the defaults and
+validates values, naming the component and the key; a misspelt key gets a did-you-mean.
+"""
 
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from cookbook.contract.errors import CookbookError
 
-_JSON_TYPES = {
-    bool: "boolean",
-    int: "integer",
-    float: "number",
-    str: "string",
-    list: "array",
-    tuple: "array",
-    dict: "object",
-}
+_SIMPLE = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+#: JSON Schema keywords that say what type a value has; a ``Param`` giving one replaces the
+#: type derived from the annotation.
+_TYPE_KEYWORDS = ("type", "enum", "const", "oneOf", "anyOf", "allOf", "$ref")
 
 
-def _json_type(annotation: Any, default: Any) -> str | None:
-    if isinstance(annotation, str):  # postponed annotations: "int", "float | None"...
-        for py, js in _JSON_TYPES.items():
-            if annotation.split("|")[0].strip().split("[")[0] == py.__name__:
-                return js
-    if annotation in _JSON_TYPES:
-        return _JSON_TYPES[annotation]
-    if default is not None and type(default) in _JSON_TYPES:
-        return _JSON_TYPES[type(default)]
-    return None
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
 
 
-def schema_from_signature(fn: Callable[..., Any], skip: int = 0) -> tuple[dict, dict]:
-    """Defaults and a JSON Schema from ``fn``'s keyword parameters after the first ``skip``."""
-    params = list(inspect.signature(fn).parameters.values())[skip:]
-    defaults: dict[str, Any] = {}
-    props: dict[str, Any] = {}
-    for p in params:
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        default = None if p.default is p.empty else p.default
-        prop: dict[str, Any] = {}
-        json_type = _json_type(p.annotation, default)
-        if json_type == "number":
-            prop["type"] = "number"
-        elif json_type:
-            prop["type"] = json_type
-        if p.default is not p.empty:
-            defaults[p.name] = default
-            prop["default"] = default
-        props[p.name] = prop
-    schema = {"type": "object", "properties": props, "additionalProperties": False}
-    required = [p.name for p in params if p.default is p.empty and p.kind is not p.VAR_KEYWORD]
-    if required:
-        schema["required"] = required
-    return defaults, schema
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
 
 
-def param_errors(schema: Mapping[str, Any], params: Any) -> list[tuple[list, str]]:
-    """Every schema violation of ``params`` as (JSON path within params, message), in order."""
+#: The default of a parameter that has none: it must be given.
+REQUIRED: Any = _Required()
+#: The default of an optional parameter that is simply absent unless given.
+UNSET: Any = _Unset()
+
+
+class Param:
+    """A parameter's description and extra JSON Schema keywords, for ``Annotated``."""
+
+    def __init__(self, description: str = "", **keywords: Any) -> None:
+        self.description = description
+        self.keywords = keywords
+
+    def __repr__(self) -> str:
+        return f"Param({self.description!r}, **{self.keywords!r})"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its name, default (``REQUIRED`` when it must be given, ``UNSET`` when it
+    is optional and absent unless given) and JSON Schema."""
+
+    name: str
+    default: Any = REQUIRED
+    schema: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def description(self) -> str:
+        return str(self.schema.get("description", ""))
+
+
+def _annotation(fn: Callable[..., Any], parameter: inspect.Parameter) -> Any:
+    """The parameter's annotation, evaluated in ``fn``'s module; an error names it when it
+    does not resolve (its constraints would otherwise vanish without a word)."""
+    annotation = parameter.annotation
+    if not isinstance(annotation, str):
+        return annotation
+    namespace = {"Annotated": typing.Annotated, **getattr(fn, "__globals__", {})}
+    try:
+        return eval(annotation, namespace)  # noqa: S307 - the plugin's own annotation
+    except Exception as exc:
+        raise CookbookError(
+            f"{getattr(fn, '__qualname__', fn)}: the annotation of parameter {parameter.name!r}"
+            f" ({annotation!r}) does not resolve: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def type_schema(annotation: Any) -> dict[str, Any]:
+    """The JSON Schema of a Python type annotation ({} when it says nothing JSON can check)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return type_schema(args[0])
+    if annotation in _SIMPLE:
+        return {"type": _SIMPLE[annotation]}
+    if annotation is None:
+        return {"type": "null"}
+    if origin is typing.Literal:
+        return {"enum": list(args)}
+    if origin in (typing.Union, types.UnionType):
+        parts = [type_schema(a) for a in args]
+        if any(not p for p in parts):
+            return {}
+        if all(set(p) == {"type"} for p in parts):
+            names: list[str] = []
+            for p in parts:
+                names += p["type"] if isinstance(p["type"], list) else [p["type"]]
+            return {"type": list(dict.fromkeys(names))}
+        if all(set(p) == {"enum"} or p == {"type": "null"} for p in parts):
+            values: list[Any] = []
+            for p in parts:
+                values += p.get("enum", [None])
+            return {"enum": values}
+        return {"anyOf": parts}
+    if origin in (list, tuple, Sequence, typing.Sequence) or annotation in (list, tuple):
+        schema: dict[str, Any] = {"type": "array"}
+        item = None
+        if args and (origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)):
+            item = args[0]
+        if item is not None and type_schema(item):
+            schema["items"] = type_schema(item)
+        return schema
+    if origin in (dict, Mapping, typing.Mapping) or annotation is dict:
+        schema = {"type": "object"}
+        if len(args) == 2 and type_schema(args[1]):
+            schema["additionalProperties"] = type_schema(args[1])
+        return schema
+    return {}
+
+
+def _param_schema(annotation: Any, default: Any) -> dict[str, Any]:
+    """A parameter's schema: from its type, its ``Param`` keywords, and its default."""
+    meta = None
+    if typing.get_origin(annotation) is typing.Annotated:
+        meta = next((m for m in typing.get_args(annotation)[1:] if isinstance(m, Param)), None)
+    schema = type_schema(annotation) if annotation is not inspect.Parameter.empty else {}
+    if not schema and default not in (REQUIRED, UNSET, None):
+        schema = type_schema(type(default))
+    if meta is not None:
+        if any(k in meta.keywords for k in _TYPE_KEYWORDS):
+            schema = {}
+        schema.update(copy.deepcopy(meta.keywords))
+        if meta.description:
+            schema["description"] = meta.description
+    if default is not REQUIRED and default is not UNSET:
+        schema["default"] = copy.deepcopy(default)
+    return schema
+
+
+class Params:
+    """The parameters of a component: defaults, the JSON Schema derived from them, validation."""
+
+    def __init__(self, specs: Iterable[ParamSpec] = (), *, open: bool = False) -> None:
+        self._specs = {spec.name: spec for spec in specs}
+        #: Whether keys beyond the declared ones are accepted (a function taking ``**kwargs``).
+        self.open = open
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any], *, skip: int | None = None) -> Params:
+        """The parameters of ``fn``: its keyword-only parameters, or with ``skip``, every
+        parameter after the first ``skip``."""
+        signature = inspect.signature(fn)
+        try:
+            hints = typing.get_type_hints(fn, include_extras=True)
+        except Exception:  # some annotation does not resolve: read the parameters' one by one
+            hints = None
+        specs, open_ = [], False
+        for index, p in enumerate(signature.parameters.values()):
+            if p.kind is p.VAR_KEYWORD:
+                open_ = True
+                continue
+            if p.kind is p.VAR_POSITIONAL:
+                continue
+            if skip is None and p.kind is not p.KEYWORD_ONLY:
+                continue
+            if skip is not None and index < skip:
+                continue
+            default = REQUIRED if p.default is p.empty else p.default
+            annotation = hints.get(p.name, p.empty) if hints is not None else _annotation(fn, p)
+            specs.append(ParamSpec(p.name, default, _param_schema(annotation, default)))
+        return cls(specs, open=open_)
+
+    @classmethod
+    def of_component(cls, component: Any) -> Params:
+        """``component.params``, or no parameters when it declares none."""
+        params = getattr(component, "params", None)
+        return params if isinstance(params, Params) else cls()
+
+    def __iter__(self) -> Iterator[ParamSpec]:
+        return iter(self._specs.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __getitem__(self, name: str) -> ParamSpec:
+        return self._specs[name]
+
+    def __repr__(self) -> str:
+        return f"Params({', '.join(self._specs)})"
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every default, as a fresh copy."""
+        return {
+            name: copy.deepcopy(spec.default)
+            for name, spec in self._specs.items()
+            if not spec.required and spec.default is not UNSET
+        }
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of a parameter mapping."""
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {name: copy.deepcopy(s.schema) for name, s in self._specs.items()},
+        }
+        if not self.open:
+            schema["additionalProperties"] = False
+        required = [name for name, spec in self._specs.items() if spec.required]
+        if required:
+            schema["required"] = required
+        return schema
+
+    def merged(self, other: Params) -> Params:
+        """These parameters and ``other``'s (``other`` wins on a shared name)."""
+        return Params([*self, *other], open=self.open or other.open)
+
+    def without(self, names: Iterable[str]) -> Params:
+        """These parameters less ``names``."""
+        drop = set(names)
+        return Params([s for s in self if s.name not in drop], open=self.open)
+
+    def errors(self, values: Any) -> list[tuple[list[Any], str]]:
+        """Every problem of ``values`` as (JSON path within them, message); a key that is not
+        a parameter gets a did-you-mean and leaves the others' checks alone."""
+        if not isinstance(values, Mapping):
+            return [([], f"parameters must be a mapping, not {type(values).__name__}")]
+        problems: list[tuple[list[Any], str]] = []
+        known = self.names
+        for key in values:
+            if not isinstance(key, str):
+                problems.append(([key], f"parameter names are strings, not {key!r}"))
+            elif key not in self._specs and not self.open:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                listing = f" (parameters: {', '.join(known)})" if known and not close else ""
+                problems.append(([key], f"unknown parameter {key!r}{hint}{listing}"))
+        for name in known:
+            if self._specs[name].required and name not in values:
+                problems.append(([], f"missing required parameter {name!r}"))
+        checked = {k: v for k, v in values.items() if k in self._specs}
+        schema = {"type": "object", "properties": self.schema["properties"]}
+        problems += validation_errors(schema, checked)
+        return problems
+
+    def resolve(self, owner: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults with ``overrides`` over them, validated; errors name ``owner`` and the
+        key, all at once."""
+        values = self.defaults
+        values.update(overrides or {})
+        problems = self.errors(values)
+        if problems:
+            raise CookbookError(
+                "\n".join(
+                    f"{owner}: {'.'.join(map(str, path)) or '(parameters)'}: {message}"
+                    for path, message in problems
+                )
+            )
+        return values
+
+
+def validation_errors(schema: Mapping[str, Any], value: Any) -> list[tuple[list[Any], str]]:
+    """Every JSON Schema violation of ``value`` as (JSON path, message), in path order."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
     return [(list(e.absolute_path), e.message) for e in errors]
 
 
-def resolve_params(
-    owner: str,
-    schema: Mapping[str, Any],
-    defaults: Mapping[str, Any],
-    overrides: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """Merge ``overrides`` over ``defaults`` and validate; errors name ``owner`` and the key."""
-    params = copy.deepcopy(dict(defaults))
-    params.update(overrides or {})
-    errors = param_errors(schema, params)
-    if errors:
-        raise CookbookError(
-            "\n".join(
-                f"{owner}: {'.'.join(map(str, path)) or '(parameters)'}: {message}"
-                for path, message in errors
-            )
-        )
-    return params
-
-
 def parse_value(text: str) -> Any:
-    """A ``--param`` value: YAML scalar rules, so ``3`` is an int and ``x`` a string."""
+    """A ``KEY=VALUE`` option's value: YAML scalar rules, so ``3`` is an int and ``x`` a
+    string."""
     import yaml
 
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+
+
+def parse_assignments(items: Iterable[str] | None, option: str) -> list[tuple[str, Any]]:
+    """``["a.b=3"]`` -> ``[("a.b", 3)]``; a malformed item is an error naming ``option``."""
+    pairs = []
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CookbookError(f"{option} {item!r}: expected KEY=VALUE")
+        pairs.append((key.strip(), parse_value(value)))
+    return pairs

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from cookbook.contract.errors import CookbookError
-from cookbook.contract.params import resolve_params, schema_from_signature
+from cookbook.contract.params import UNSET, Params, ParamSpec
 from cookbook.contract.seeding import SampleRandom
 from cookbook.contract.text import fuzzy_f1
 from cookbook.contract.tokens import TokenSpace
@@ -26,10 +26,20 @@ from cookbook.contract.tokens import TokenSpace
 FAMILIES = ("selection", "search", "comparison", "composition")
 
 #: Parameters every template accepts: overrides of its prompt and completion formats.
-FORMAT_PARAMS: dict[str, Any] = {
-    "prompt": {"type": "string", "description": "Prompt format (str.format over the slots)."},
-    "completion": {"type": "string", "description": "Completion format over the slots."},
-}
+FORMAT_PARAMS = Params(
+    [
+        ParamSpec(
+            "prompt",
+            UNSET,
+            {"type": "string", "description": "Prompt format (str.format over the slots)."},
+        ),
+        ParamSpec(
+            "completion",
+            UNSET,
+            {"type": "string", "description": "Completion format over the slots."},
+        ),
+    ]
+)
 
 Renderer = str | Callable[[Mapping[str, Any]], str]
 
@@ -74,8 +84,7 @@ class Template:
     completion: Renderer = " {answer}"
     output: str = "answer"
     slots: tuple[str, ...] = ()
-    defaults: dict[str, Any] = field(default_factory=dict)
-    params_schema: dict[str, Any] = field(default_factory=dict)
+    params: Params = field(default_factory=Params)
     scorer: Callable[..., float] | None = None
     description: str = ""
     generate_batch: Callable[..., dict[str, Any]] | None = None
@@ -85,25 +94,15 @@ class Template:
             raise CookbookError(
                 f"template {self.name!r}: family must be one of {', '.join(FAMILIES)}"
             )
+        if FORMAT_PARAMS.names[0] not in self.params:
+            self.params = self.params.merged(FORMAT_PARAMS)
         if not self.slots and isinstance(self.prompt, str):
             inputs = [s for s in format_fields(self.prompt) if s != self.output]
             self.slots = (*dict.fromkeys(inputs), self.output)
 
-    @property
-    def schema(self) -> dict[str, Any]:
-        """JSON Schema of this template's parameters, format overrides included."""
-        props = dict(self.params_schema.get("properties", {}))
-        props.update(FORMAT_PARAMS)
-        return {
-            **self.params_schema,
-            "type": "object",
-            "properties": props,
-            "additionalProperties": False,
-        }
-
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults merged with ``overrides``, validated against the schema."""
-        return resolve_params(f"template {self.name!r}", self.schema, self.defaults, overrides)
+        """Defaults merged with ``overrides``, validated; errors name the template and key."""
+        return self.params.resolve(f"template {self.name!r}", overrides)
 
     def own_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``params`` without the generic format overrides."""
@@ -181,14 +180,13 @@ def template(
     name: str | None = None,
     output: str = "answer",
     slots: tuple[str, ...] = (),
-    params_schema: dict[str, Any] | None = None,
     scorer: Callable[..., float] | None = None,
     description: str | None = None,
 ) -> Any:
-    """Make a ``Template`` from a generator function; its keyword defaults become parameters."""
+    """Make a ``Template`` from a generator function ``fn(rng, tokens, **params)``: the
+    parameters after ``rng`` and ``tokens`` are the template's (see ``Params``)."""
 
     def wrap(fn: Callable[..., dict[str, Any]]) -> Template:
-        defaults, schema = schema_from_signature(fn, skip=2)
         doc = inspect.getdoc(fn) or ""
         return Template(
             name=name or fn.__name__,
@@ -199,8 +197,7 @@ def template(
             completion=completion,
             output=output,
             slots=tuple(slots),
-            defaults=defaults,
-            params_schema=params_schema or schema,
+            params=Params.of(fn, skip=2),
             scorer=scorer,
             description=description or doc.split("\n\n")[0],
         )

@@ -20,8 +20,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from cookbook.contract.components import ModelInfo, best_choice, setting
 from cookbook.contract.errors import CookbookError
-from cookbook.contract.params import resolve_params
+from cookbook.contract.params import Params
 from cookbook.contract.text import normalize_tokens
 from cookbook.engine.alignment import alignment_scores, summarize
 from cookbook.engine.calibration import DevData, check_two_choices, fit_threshold, with_threshold
@@ -29,10 +30,6 @@ from cookbook.registry import get_registry
 
 #: Bounds of the generation length derived from the gold answers (see ``token_budget``).
 MIN_NEW_TOKENS, MAX_NEW_TOKENS = 8, 512
-#: Metrics a task may report, most telling first; the first one reported is its main metric.
-HEADLINE_METRICS = ("f1", "accuracy", "follows_scheme", "em", "accuracy_norm")
-#: The file in which the ``lora`` trainer records its settings beside the adapter.
-TRAIN_CONFIG = "train_config.json"
 
 
 @dataclass
@@ -70,21 +67,17 @@ def load_eval_model(
         lm = _with_adapter(lm, adapter)
     lm.eval()
     use_all_cores(lm)
-    setting = trained_chat_setting(adapter) if chat_template is None else chat_template
-    return EvalModel(lm, tokenizer, uses_chat_template(tokenizer, setting))
+    chat = trained_chat_setting(adapter) if chat_template is None else chat_template
+    return EvalModel(lm, tokenizer, uses_chat_template(tokenizer, chat))
 
 
 def trained_chat_setting(adapter: str | None) -> bool | str:
-    """Whether the adapter was trained with the chat template, as its ``train_config.json``
-    records; ``auto`` (chat when the tokenizer has a template) otherwise."""
-    if adapter is None:
+    """Whether the adapter was trained with the chat template, as the ``ModelInfo`` its
+    trainer wrote records; ``auto`` (chat when the tokenizer has a template) otherwise."""
+    info = ModelInfo.load(adapter) if adapter is not None else None
+    if info is None or info.chat_template is None:
         return "auto"
-    config = Path(adapter).expanduser() / TRAIN_CONFIG
-    try:
-        recorded = json.loads(config.read_text(encoding="utf-8")).get("chat_template")
-    except (OSError, ValueError, AttributeError):
-        return "auto"
-    return recorded if isinstance(recorded, bool) else "auto"
+    return info.chat_template
 
 
 def _with_adapter(model: Any, adapter: str) -> Any:
@@ -117,8 +110,10 @@ def _generation_settings(
     and ``stop`` attributes), else judged from the gold answers."""
     from cookbook.engine.inference import stop_for
 
-    budget = max_new_tokens or getattr(task, "max_new_tokens", None)
-    stop = getattr(task, "stop", stop_for(answers))
+    budget = max_new_tokens or setting(task, "max_new_tokens", "tasks")
+    stop = setting(task, "stop", "tasks")
+    if stop is None:
+        stop = stop_for(answers)
     return int(budget or token_budget(tokenizer, answers)), stop
 
 
@@ -133,16 +128,29 @@ def _progress(description: str, total: int, show: bool) -> Iterator[Any]:
         yield advance
 
 
-def _task_params(task: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``params`` validated against the task's schema (defaults are the reader's own)."""
-    schema = getattr(task, "params_schema", None) or {"type": "object"}
-    return resolve_params(f"task {task.name!r}", schema, {}, params)
+def task_params(task: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The task's parameters: ``params`` over its defaults, validated."""
+    return Params.of_component(task).resolve(f"task {task.name!r}", params)
 
 
 def _template_params(template: Any, params: Mapping[str, Any]) -> dict[str, Any]:
     """The task parameters that are also the template's (such as a prompt format)."""
-    known = template.schema.get("properties", {})
-    return {k: v for k, v in params.items() if k in known}
+    return {k: v for k, v in params.items() if k in template.params}
+
+
+def main_metric(task: Any, metrics: Mapping[str, Any]) -> str:
+    """The name of the task's main metric: its ``main_metric``, else the first it reports."""
+    name = getattr(task, "main_metric", None)
+    if name is None:
+        if not metrics:
+            raise CookbookError(f"task {task.name!r} reports no metric")
+        return next(iter(metrics))
+    if name not in metrics:
+        raise CookbookError(
+            f"task {task.name!r}: its main metric {name!r} is not among the metrics it"
+            f" reports ({', '.join(metrics)})"
+        )
+    return str(name)
 
 
 def evaluate_task(
@@ -175,14 +183,14 @@ def evaluate_task(
     registry = get_registry()
     task_obj = registry.get("tasks", task)
     template = registry.get("templates", task_obj.template)
-    mode = getattr(task_obj, "mode", "generate")
+    mode = setting(task_obj, "mode", "tasks")
     if mode not in ("generate", "choice"):
         raise CookbookError(f"task {task!r}: mode must be 'generate' or 'choice', not {mode!r}")
     if (threshold is not None or dev is not None) and mode != "choice":
         raise CookbookError(f"task {task!r}: a decision threshold needs a choice task")
     if threshold is not None and dev is not None:
         raise CookbookError(f"task {task!r}: give a threshold or development data, not both")
-    read_params = _task_params(task_obj, params)
+    read_params = task_params(task_obj, params)
     records = _read_records(task_obj, data, split, read_params, skip, limit)
     dev_records = None
     if dev is not None:
@@ -192,7 +200,7 @@ def evaluate_task(
             check_two_choices(task, [r.id for r in group], [r.choices for r in group])
 
     if chat_template is None:
-        chat_template = getattr(task_obj, "chat_template", None)
+        chat_template = setting(task_obj, "chat_template", "tasks")
     lm = load_eval_model(model, adapter, chat_template)
     if mode == "generate":
         outputs = _generate_outputs(task_obj, records, lm, batch_size, max_new_tokens, progress)
@@ -205,13 +213,14 @@ def evaluate_task(
         outputs = loglikelihoods
         if threshold is not None:
             outputs = with_threshold(loglikelihoods, threshold)
-        chosen = [_argmax(values) for values in outputs]
+        chosen = [best_choice(values) for values in outputs]
         aligned = [r.choices[c].strip() for r, c in zip(records, chosen, strict=True)]
         lines = [
             {"id": r.id, "output": a, "chosen": c, "loglikelihoods": s}
             for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
         ]
     metrics = task_obj.metric(records, outputs)
+    main = main_metric(task_obj, metrics)
     scores = alignment_scores(
         template, [r.slots for r in records], aligned, _template_params(template, read_params)
     )
@@ -223,20 +232,14 @@ def evaluate_task(
         "template": task_obj.template,
         "n": len(records),
         **{k: float(v) for k, v in metrics.items()},
+        "main_metric": main,
+        "higher_is_better": bool(setting(task_obj, "higher_is_better", "tasks")),
         "alignment": summary.statistic,
         "alignment_ci": [summary.ci_low, summary.ci_high],
         **({"threshold": threshold} if threshold is not None else {}),
         "model": model,
         "adapter": adapter,
     }
-
-
-def headline_metric(result: Mapping[str, Any]) -> str:
-    """The name of a task's main metric: the first of ``HEADLINE_METRICS`` it reports."""
-    for key in HEADLINE_METRICS:
-        if key in result:
-            return key
-    raise CookbookError(f"task {result.get('task')!r} reports none of {HEADLINE_METRICS}")
 
 
 def _read_records(
@@ -252,7 +255,7 @@ def _read_records(
     records = list(islice(task.read(data, split=split, **params), skip, stop))
     if not records:
         raise CookbookError(f"task {task.name!r}: {data}: no records to evaluate")
-    if getattr(task, "mode", "generate") == "choice":
+    if setting(task, "mode", "tasks") == "choice":
         for record in records:
             if not record.choices or record.gold is None:
                 raise CookbookError(
@@ -264,10 +267,11 @@ def _read_records(
 def _fit_on_dev(
     task: Any, records: Sequence[Any], lm: EvalModel, batch_size: int, progress: bool
 ) -> float:
-    """The decision threshold that maximises the task's main metric on development records."""
+    """The decision threshold that gives the task's best main metric on development records."""
     scores = _choice_outputs(records, lm, batch_size, progress, "calibrate on dev records")
-    key = headline_metric(task.metric(records, scores))
-    return fit_threshold(scores, lambda shifted: float(task.metric(records, shifted)[key]))
+    key = main_metric(task, task.metric(records, scores))
+    sign = 1.0 if setting(task, "higher_is_better", "tasks") else -1.0
+    return fit_threshold(scores, lambda shifted: sign * float(task.metric(records, shifted)[key]))
 
 
 def _generate_outputs(
@@ -326,11 +330,6 @@ def _choice_outputs(
     return grouped
 
 
-def _argmax(values: Sequence[float]) -> int:
-    """Index of the largest value, the first on a tie."""
-    return max(range(len(values)), key=lambda i: (values[i], -i))
-
-
 def evaluate_template(
     template: str,
     model: str,
@@ -346,9 +345,9 @@ def evaluate_template(
 ) -> dict[str, Any]:
     """How well the model follows ``template``'s rule on ``n`` fresh samples (seed ``seed``):
     the mean alignment of its generations and the share equal to the rule's answer."""
-    from cookbook.contract.tokens import resolve_token_space
     from cookbook.engine.inference import generate_greedy, stop_for
     from cookbook.engine.samples import SampleMaker
+    from cookbook.engine.token_spaces import resolve_token_space
 
     if n < 1:
         raise CookbookError(f"template {template!r}: n must be at least 1, not {n}")

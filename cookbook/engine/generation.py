@@ -89,7 +89,7 @@ _counts: list[int] = []
 
 def _init_worker(jobs: Sequence[Job], seed: int, token_space: str) -> None:
     global _makers, _counts
-    from cookbook.contract.tokens import resolve_token_space
+    from cookbook.engine.token_spaces import resolve_token_space
     from cookbook.registry import get_registry
 
     registry = get_registry()

@@ -10,6 +10,7 @@ from typing import Any
 from cookbook.contract.batches import LineWriter
 from cookbook.contract.errors import CookbookError
 from cookbook.contract.seeding import BatchRandom, KeyMaker, SampleRandom
+from cookbook.contract.task_files import read_jsonl
 from cookbook.contract.templates import Template, render
 from cookbook.contract.tokens import TokenSpace
 
@@ -119,24 +120,6 @@ class SampleMaker:
 
 def _dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, separators=(",", ":")) + "\n"
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a bad line names the file and line."""
-    try:
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise CookbookError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(record, dict):
-                    raise CookbookError(f"{path}:{number}: expected a JSON object")
-                yield number, record
-    except UnicodeDecodeError as exc:
-        raise CookbookError(f"{path}: not UTF-8 text ({exc.reason})") from None
 
 
 def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:

@@ -1,8 +1,8 @@
-"""Cached, resumable stages: each stage's outputs live under a content hash of its inputs.
+"""Cached, resumable steps: each step's outputs live under a content hash of what it reads.
 
-A stage works in ``stages/NAME-HASH.partial/`` and becomes ``stages/NAME-HASH/`` by one rename
-after it wrote ``stage.json``, so a killed run never leaves anything that looks finished, and
-a stage may resume from what its partial folder holds (the trainer's checkpoints).
+A step works in ``steps/NAME-HASH.partial/`` and becomes ``steps/NAME-HASH/`` by one rename
+after it wrote ``step.json``, so a killed run never leaves anything that looks finished, and a
+step may resume from what its partial folder holds (a trainer's checkpoints).
 """
 
 from __future__ import annotations
@@ -13,46 +13,15 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cookbook.contract.seeding import canonical_json
+from cookbook.contract.steps import Artifact
 
-STAGE_FILE = "stage.json"
-
-
-@dataclass
-class Stage:
-    """A named step: ``run(workdir, upstream) -> summary`` over JSON-able ``inputs``."""
-
-    name: str
-    inputs: dict[str, Any]
-    run: Callable[[Path, dict[str, StageResult]], dict[str, Any]]
-    after: list[str] = field(default_factory=list)
-
-
-@dataclass
-class StageResult:
-    """A finished stage: its folder, hash and summary (from ``stage.json``)."""
-
-    name: str
-    hash: str
-    folder: Path
-    summary: dict[str, Any]
-    seconds: float
-    cached: bool = False
-
-
-def stage_hash(stage: Stage, upstream: dict[str, StageResult]) -> str:
-    """Hash of the stage's inputs and the hashes of the stages it reads."""
-    payload = {
-        "stage": stage.name,
-        "inputs": stage.inputs,
-        "upstream": {name: upstream[name].hash for name in sorted(stage.after)},
-    }
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
+STEP_FILE = "step.json"
 
 
 def file_digest(path: str | Path, pattern: str = "*") -> str:
@@ -102,34 +71,76 @@ def write_text_atomic(path: Path, text: str) -> bool:
     return True
 
 
-def run_stage(
-    stage: Stage, root: Path, upstream: dict[str, StageResult], force: bool = False
-) -> StageResult:
-    """Run ``stage`` unless its folder is complete; returns what it produced."""
-    digest = stage_hash(stage, upstream)
-    final = root / "stages" / f"{stage.name}-{digest}"
-    if force and final.exists():
-        shutil.rmtree(final)
-    if (final / STAGE_FILE).exists():
-        record = json.loads((final / STAGE_FILE).read_text())
-        return StageResult(
-            stage.name, digest, final, record["summary"], record["seconds"], cached=True
-        )
+@dataclass
+class StepResult:
+    """A finished step: its folder, hash, outputs and how long it took."""
+
+    name: str
+    kind: str
+    hash: str
+    folder: Path
+    outputs: dict[str, Artifact]
+    seconds: float
+    cached: bool = False
+
+    def output(self, name: str) -> Artifact:
+        return self.outputs[name]
+
+
+def content_hash(payload: Any) -> str:
+    """A short hash of a JSON-able value (canonical JSON, sha256)."""
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:16]
+
+
+def step_folder(root: Path, name: str, digest: str) -> Path:
+    """Where step ``name`` with hash ``digest`` keeps its outputs in run folder ``root``."""
+    return root / "steps" / f"{name}-{digest}"
+
+
+def cached_step(root: Path, name: str, digest: str) -> StepResult | None:
+    """The finished step in its folder, or None when it has not finished."""
+    folder = step_folder(root, name, digest)
+    record_file = folder / STEP_FILE
+    if not record_file.exists():
+        return None
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    outputs = {k: Artifact.from_json(v, folder) for k, v in record["outputs"].items()}
+    return StepResult(name, record["kind"], digest, folder, outputs, record["seconds"], cached=True)
+
+
+def run_step(
+    root: Path,
+    name: str,
+    kind: str,
+    digest: str,
+    record: Mapping[str, Any],
+    run: Callable[[Path], Mapping[str, Artifact]],
+    force: bool = False,
+) -> StepResult:
+    """Run ``run(partial folder)`` unless the step's folder is complete; ``record`` (what the
+    hash was made of) is written beside the outputs in ``step.json``."""
+    final = step_folder(root, name, digest)
     partial = final.with_name(final.name + ".partial")
-    if force and partial.exists():
-        shutil.rmtree(partial)
+    if force:
+        for folder in (final, partial):
+            if folder.exists():
+                shutil.rmtree(folder)
+    done = cached_step(root, name, digest)
+    if done is not None:
+        return done
     partial.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    summary = stage.run(partial, upstream)
+    outputs = dict(run(partial))
     seconds = round(time.perf_counter() - start, 3)
-    record = {
-        "stage": stage.name,
+    document = {
+        "step": name,
+        "kind": kind,
         "hash": digest,
-        "inputs": stage.inputs,
-        "upstream": {n: upstream[n].hash for n in sorted(stage.after)},
-        "summary": summary,
+        **record,
+        "outputs": {k: v.to_json(partial) for k, v in outputs.items()},
         "seconds": seconds,
     }
-    write_json_atomic(partial / STAGE_FILE, record)
+    write_json_atomic(partial / STEP_FILE, document)
     os.replace(partial, final)
-    return StageResult(stage.name, digest, final, summary, seconds)
+    outputs = {k: Artifact.from_json(v, final) for k, v in document["outputs"].items()}
+    return StepResult(name, kind, digest, final, outputs, seconds)

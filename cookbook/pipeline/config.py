@@ -1,26 +1,33 @@
-"""Pipeline files: safe loading, the assembled schema, and validation that reports every error.
+"""Pipeline files: safe loading, overrides, and validation that reports every error at once.
 
-Each error names its place as ``file:line: json.path: message``; unknown component names get
-a did-you-mean. Components are named, never imported by path.
+A pipeline names its model, seed, templates and tasks, and a list of steps (or the sectioned
+shorthand, see ``shorthand``). Validation checks the file's shape, every component name (with
+a did-you-mean), every parameter against its component's declaration, and the step graph:
+unknown inputs, type mismatches and cycles. Each error names ``file:line: json.path``.
 """
 
 from __future__ import annotations
 
-import copy
+import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from cookbook.contract.errors import CookbookError
-from cookbook.contract.params import param_errors, parse_value
+from cookbook.contract.params import Params, parse_assignments, validation_errors
+from cookbook.contract.steps import Input, PipelineContext, StepKind, TaskUse, TemplateUse
+from cookbook.pipeline import shorthand
 from cookbook.pipeline.yamlfile import format_path, line_of, load_yaml
 from cookbook.registry import Registry
 
-MIX_KEYS = ("mixer", "scores", "file")
-TRAIN_KEYS = ("trainer",)
 DEFAULT_MODEL_TOKEN_SPACE = "tokenizer:{model}"
+#: Parameters whose schema has this ``format`` name a file or folder: relative to the pipeline
+#: file's folder, checked to exist, and cached by content.
+PATH_FORMAT = "path"
+
+Problem = tuple[tuple[Any, ...], str]
 
 
 def core_schema() -> dict[str, Any]:
@@ -28,71 +35,32 @@ def core_schema() -> dict[str, Any]:
     return json.loads(files("cookbook.schemas").joinpath("pipeline.schema.json").read_text())
 
 
-def assembled_schema(registry: Registry) -> dict[str, Any]:
-    """The core schema with every registered component's parameter schema wired in."""
-    schema = core_schema()
-    defs = schema.setdefault("$defs", {})
-    props = schema["properties"]
+@dataclass
+class StepSpec:
+    """A step as the pipeline declares it, with its parameters resolved and its inputs bound
+    to the steps (and outputs) they read."""
 
-    def cases(kind: str, key: str, params_of: Any) -> list[dict[str, Any]]:
-        out = []
-        for name in registry.names(kind):
-            try:
-                component = registry.get(kind, name)
-            except CookbookError:  # a clash: validated when the name is used
-                continue
-            ref = f"{kind}.{name}"
-            defs[ref] = params_of(component)
-            out.append(
-                {
-                    "if": {"properties": {key: {"const": name}}, "required": [key]},
-                    "then": {"properties": {"params": {"$ref": f"#/$defs/{ref}"}}},
-                }
-            )
-        return out
-
-    props["templates"]["items"]["allOf"] = cases("templates", "name", lambda c: c.schema)
-    props["tasks"]["items"]["allOf"] = cases("tasks", "type", _schema_of)
-    for section, kind, reserved in (("mix", "mixers", MIX_KEYS), ("train", "trainers", TRAIN_KEYS)):
-        branches = []
-        for name in registry.names(kind):
-            try:
-                component = registry.get(kind, name)
-            except CookbookError:
-                continue
-            params = copy.deepcopy(_schema_of(component))
-            params.setdefault("properties", {})
-            for key in reserved:
-                params["properties"].setdefault(
-                    key, core_schema()["properties"][section]["properties"].get(key, {})
-                )
-            defs[f"{kind}.{name}"] = params
-            key = reserved[0]
-            branches.append(
-                {
-                    "if": {"properties": {key: {"const": name}}, "required": [key]},
-                    "then": {"$ref": f"#/$defs/{kind}.{name}"},
-                }
-            )
-        props[section]["allOf"] = branches
-    return schema
-
-
-def _schema_of(component: Any) -> dict[str, Any]:
-    schema = getattr(component, "params_schema", None) or {"type": "object"}
-    return dict(schema)
+    name: str
+    kind: str
+    params: dict[str, Any]
+    inputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    where: tuple[Any, ...] = ()
 
 
 @dataclass
 class Pipeline:
-    """A validated pipeline: the resolved config and where it came from."""
+    """A validated pipeline: where it came from, what every step may read, and its steps in
+    the order they run."""
 
     path: Path
-    config: dict[str, Any]
+    data: dict[str, Any]
+    context: PipelineContext
+    steps: list[StepSpec]
+    output_dir: Path
 
     @property
-    def output_dir(self) -> Path:
-        return Path(self.config["output_dir"])
+    def name(self) -> str:
+        return self.context.name
 
 
 def apply_overrides(data: Any, overrides: list[tuple[str, Any]]) -> Any:
@@ -118,10 +86,9 @@ def apply_overrides(data: Any, overrides: list[tuple[str, Any]]) -> Any:
     return data
 
 
-def _normalise(data: dict[str, Any]) -> None:
-    templates = data.get("templates")
-    if isinstance(templates, list):
-        data["templates"] = [{"name": t} if isinstance(t, str) else t for t in templates]
+def parse_sets(items: list[str] | None) -> list[tuple[str, Any]]:
+    """``--set key.path=value`` options."""
+    return parse_assignments(items, "--set")
 
 
 def load_pipeline(
@@ -129,7 +96,7 @@ def load_pipeline(
     overrides: list[tuple[str, Any]] | None = None,
     registry: Registry | None = None,
 ) -> Pipeline:
-    """Load, override, validate and resolve a pipeline file; every error is reported at once."""
+    """Load, override and validate a pipeline file; every error is reported at once."""
     from cookbook.registry import get_registry
 
     registry = registry or get_registry()
@@ -138,16 +105,19 @@ def load_pipeline(
     if not isinstance(data, dict):
         raise CookbookError(f"{path}:1: a pipeline is a mapping of keys (name, templates, ...)")
     data = apply_overrides(data, overrides or [])
-    _normalise(data)
-    errors = validate(data, registry, path.parent)
-    if errors:
-        raise CookbookError(_report(path, lines, errors))
-    return Pipeline(path, resolve(data, path.parent))
+    templates = data.get("templates")
+    if isinstance(templates, list):
+        data["templates"] = [{"name": t} if isinstance(t, str) else t for t in templates]
+    checker = _Checker(data, registry, path.parent)
+    pipeline = checker.pipeline(path)
+    if checker.errors:
+        raise CookbookError(_report(path, lines, checker.errors))
+    return pipeline
 
 
-def _report(path: Path, lines: dict, errors: list[tuple[tuple, str]]) -> str:
+def _report(path: Path, lines: dict, errors: list[Problem]) -> str:
     rows = []
-    for where, message in errors:
+    for where, message in dict.fromkeys(errors):
         line = line_of(lines, where)
         place = f"{path}:{line}" if line else str(path)
         rows.append((line or 0, f"{place}: {format_path(where)}: {message}"))
@@ -156,150 +126,403 @@ def _report(path: Path, lines: dict, errors: list[tuple[tuple, str]]) -> str:
     return count + "\n" + "\n".join(text for _, text in rows)
 
 
-def validate(data: dict[str, Any], registry: Registry, base: Path) -> list[tuple[tuple, str]]:
-    """Every error in ``data`` as (JSON path, message)."""
-    errors: list[tuple[tuple, str]] = []
-    schema = assembled_schema(registry)
-    known_top = list(schema["properties"])
-    for where, message in param_errors(schema, data):
-        if "Additional properties" in message:
-            import difflib
-
-            target = data
-            for part in where:
-                target = target[part]
-            allowed = known_top if not where else _allowed_keys(schema, where)
-            for key in [k for k in target if k not in allowed]:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                errors.append(((*where, key), f"unknown key {key!r}{hint}"))
+def _unknown_key_errors(schema: dict[str, Any], data: Any) -> list[Problem]:
+    """Schema errors of ``data``, an unknown key reported once with a did-you-mean."""
+    problems: list[Problem] = []
+    for where, message in validation_errors(schema, data):
+        if "Additional properties" not in message:
+            problems.append((tuple(where), message))
             continue
-        errors.append((tuple(where), message))
-    errors.extend(_component_errors(data, registry, base))
-    return list(dict.fromkeys(errors))
+        target = data
+        for part in where:
+            target = target[part]
+        node = schema
+        for part in where:
+            node = node.get("items", {}) if isinstance(part, int) else node["properties"][part]
+        allowed = list(node.get("properties", {}))
+        for key in [k for k in target if k not in allowed]:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append(((*where, key), f"unknown key {key!r}{hint}"))
+    return problems
 
 
-def _allowed_keys(schema: dict[str, Any], where: list) -> list[str]:
-    node = schema
-    for part in where:
-        node = node.get("items", {}) if isinstance(part, int) else node["properties"].get(part, {})
-    return list(node.get("properties", {}))
+class _Checker:
+    """Builds a ``Pipeline`` from file data, collecting every problem on the way."""
 
+    def __init__(self, data: dict[str, Any], registry: Registry, base: Path) -> None:
+        self.data, self.registry, self.base = data, registry, base
+        self.errors: list[Problem] = []
 
-def _component_errors(data: dict[str, Any], registry: Registry, base: Path) -> list:
-    errors: list[tuple[tuple, str]] = []
-
-    def check(kind: str, name: Any, where: tuple) -> bool:
+    def component(self, kind: str, name: Any, where: tuple[Any, ...]) -> Any:
         if not isinstance(name, str):
-            return False
+            return None
         try:
-            registry.get(kind, name)
-            return True
+            return self.registry.get(kind, name)
         except CookbookError as exc:
-            errors.append((where, str(exc)))
-            return False
+            self.errors.append((where, str(exc)))
+            return None
 
-    for i, entry in enumerate(data.get("templates") or []):
-        if isinstance(entry, dict):
-            check("templates", entry.get("name"), ("templates", i, "name"))
-    task_names = []
-    for i, task in enumerate(data.get("tasks") or []):
-        if not isinstance(task, dict):
-            continue
-        task_names.append(task.get("name"))
-        check("tasks", task.get("type"), ("tasks", i, "type"))
+    def pipeline(self, path: Path) -> Pipeline:
+        data = self.data
+        self.errors += _unknown_key_errors(core_schema(), data)
+        name = data.get("name") if isinstance(data.get("name"), str) else "pipeline"
+        output_dir = data.get("output_dir")
+        if not isinstance(output_dir, str):
+            output_dir = f"runs/{name}"
+        output = (self.base / output_dir).resolve()
+        context = self.context(output)
+        steps = self.steps(context)
+        return Pipeline(path, data, context, steps, output)
+
+    def context(self, output: Path) -> PipelineContext:
+        data = self.data
+        templates = []
+        for i, entry in _entries(data.get("templates")):
+            template = self.component("templates", entry.get("name"), ("templates", i, "name"))
+            if template is None:
+                continue
+            params = self.params(template.params, entry.get("params") or {}, ("templates", i))
+            templates.append(TemplateUse(entry["name"], params))
+        tasks = [self.task(i, task) for i, task in _entries(data.get("tasks"))]
+        names = [t.name for t in tasks]
+        if len(set(names)) != len(names):
+            self.errors.append((("tasks",), "task names must be unique"))
+        model = data.get("model")
+        token_space = data.get("token_space") or (
+            DEFAULT_MODEL_TOKEN_SPACE.format(model=model) if model else "pseudowords"
+        )
+        seed = data.get("seed", 0)
+        return PipelineContext(
+            name=data["name"] if isinstance(data.get("name"), str) else "pipeline",
+            seed=seed if isinstance(seed, int) else 0,
+            model=model,
+            token_space=token_space,
+            templates=tuple(templates),
+            tasks=tuple(tasks),
+            folder=self.base,
+            run_folder=output,
+        )
+
+    def params(
+        self, declared: Params, given: Any, where: tuple[Any, ...], key: str = "params"
+    ) -> dict[str, Any]:
+        """``given`` validated against ``declared``, defaults filled and paths made absolute;
+        problems are recorded under ``where + (key,)``."""
+        place = (*where, key) if key else where
+        problems = (
+            declared.errors({**declared.defaults, **given})
+            if isinstance(given, dict)
+            else [([], "parameters must be a mapping")]
+        )
+        for path, message in problems:
+            self.errors.append(((*place, *path), message))
+        if problems or not isinstance(given, dict):
+            return {}
+        values = {**declared.defaults, **given}
+        for spec in declared:
+            if spec.schema.get("format") == PATH_FORMAT and isinstance(values.get(spec.name), str):
+                target = (self.base / values[spec.name]).resolve()
+                if not target.exists():
+                    self.errors.append(((*place, spec.name), f"no such file or folder: {target}"))
+                values[spec.name] = str(target)
+        return values
+
+    def task(self, i: int, entry: dict[str, Any]) -> TaskUse:
+        where = ("tasks", i)
+        component = self.component("tasks", entry.get("type"), (*where, "type"))
+        params = entry.get("params") or {}
+        if component is not None:
+            self.params(Params.of_component(component), params, where)
+        paths = {}
         for key in ("path", "dev_path"):
-            if isinstance(task.get(key), str) and not (base / task[key]).exists():
-                errors.append((("tasks", i, key), f"no such file or folder: {base / task[key]}"))
-        apart = "dev_path" in task or "dev_split" in task or task.get("dev_skip", 0)
-        if task.get("calibrate") and not apart:
-            errors.append(
+            if isinstance(entry.get(key), str):
+                target = (self.base / entry[key]).resolve()
+                if not target.exists():
+                    self.errors.append(((*where, key), f"no such file or folder: {target}"))
+                paths[key] = str(target)
+        apart = "dev_path" in entry or "dev_split" in entry or entry.get("dev_skip", 0)
+        if entry.get("calibrate") and not apart:
+            self.errors.append(
                 (
-                    ("tasks", i, "calibrate"),
+                    (*where, "calibrate"),
                     "a threshold is fitted on development records apart from the evaluated"
                     " ones: set dev_split, dev_path or dev_skip",
                 )
             )
-    if len(set(task_names)) != len(task_names):
-        errors.append((("tasks",), "task names must be unique"))
-    mix = data.get("mix")
-    if isinstance(mix, dict):
-        check("mixers", mix.get("mixer"), ("mix", "mixer"))
-        scores = mix.get("scores", "alignment")
-        if scores == "file":
-            if not isinstance(mix.get("file"), str):
-                errors.append((("mix",), "scores: file needs a 'file' with the score CSV"))
-            elif not (base / mix["file"]).exists():
-                errors.append((("mix", "file"), f"no such file: {base / mix['file']}"))
-        elif scores in ("alignment", "proxy") and not data.get("tasks"):
-            errors.append((("mix", "scores"), f"scores: {scores} needs tasks with data"))
-        if scores == "proxy" and not (data.get("model") and data.get("train")):
-            errors.append((("mix", "scores"), "scores: proxy needs a model and a train section"))
-    train = data.get("train")
-    if isinstance(train, dict):
-        check("trainers", train.get("trainer"), ("train", "trainer"))
-        if not data.get("generate"):
-            errors.append((("train",), "training needs a generate section (the data)"))
-    evaluation = data.get("eval")
-    if isinstance(evaluation, dict):
-        for i, name in enumerate(evaluation.get("tasks") or []):
-            if name not in task_names:
-                errors.append(
-                    (
-                        ("eval", "tasks", i),
-                        f"{name!r} is not a task of this pipeline"
-                        + (f" (tasks: {', '.join(map(str, task_names))})" if task_names else ""),
-                    )
-                )
-        if not data.get("model"):
-            errors.append((("eval",), "evaluation needs a model"))
-    return errors
-
-
-def resolve(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Defaults filled in, relative paths made absolute against the pipeline's folder."""
-    from cookbook.registry import get_registry
-
-    registry = get_registry()
-    config = copy.deepcopy(data)
-    config.setdefault("seed", 0)
-    config["output_dir"] = str(
-        (base / config.get("output_dir", f"runs/{config['name']}")).resolve()
-    )
-    if "token_space" not in config:
-        model = config.get("model")
-        config["token_space"] = (
-            DEFAULT_MODEL_TOKEN_SPACE.format(model=model) if model else "pseudowords"
+        return TaskUse(
+            name=str(entry.get("name")),
+            type=str(entry.get("type")),
+            path=paths.get("path", ""),
+            split=entry.get("split"),
+            dev_path=paths.get("dev_path"),
+            dev_split=entry.get("dev_split"),
+            dev_skip=entry.get("dev_skip", 0),
+            dev_limit=entry.get("dev_limit"),
+            eval_limit=entry.get("eval_limit"),
+            calibrate=bool(entry.get("calibrate", False)),
+            chat_template=entry.get("chat_template"),
+            params=dict(params),
         )
-    for entry in config["templates"]:
-        entry["params"] = registry.get("templates", entry["name"]).resolve(entry.get("params"))
-    for task in config.get("tasks") or []:
-        task["path"] = str((base / task["path"]).resolve())
-        if "dev_path" in task:
-            task["dev_path"] = str((base / task["dev_path"]).resolve())
-        task.setdefault("params", {})
-    if "mix" in config:
-        config["mix"].setdefault("scores", "alignment")
-        if "file" in config["mix"]:
-            config["mix"]["file"] = str((base / config["mix"]["file"]).resolve())
-    if "generate" in config:
-        config["generate"].setdefault("format", "jsonl")
-    if "score" in config or config.get("tasks"):
-        config.setdefault("score", {})
-        config["score"].setdefault("limit", 500)
-    if "eval" in config:
-        config["eval"].setdefault("template_samples", 50)
-        config["eval"].setdefault("batch_size", 8)
-        config["eval"].setdefault("base", True)
-    return config
+
+    def steps(self, context: PipelineContext) -> list[StepSpec]:
+        data = self.data
+        if shorthand.is_sectioned(data):
+            entries, problems = shorthand.expand(data)
+            self.errors += problems
+        else:
+            present = [s for s in shorthand.SECTIONS if s in data]
+            for section in present:
+                self.errors.append(
+                    ((section,), "a pipeline with steps has no sections: make it a step")
+                )
+            entries = [{**entry, "where": ("steps", i)} for i, entry in _entries(data["steps"])]
+        names = [e.get("name") for e in entries]
+        for entry in entries:
+            if not isinstance(entry.get("name"), str):
+                continue  # the schema error says so
+            if names.count(entry["name"]) > 1:
+                self.errors.append(((*entry["where"], "name"), "step names must be unique"))
+        specs = {}
+        kinds: dict[str, StepKind] = {}
+        for entry in entries:
+            spec, kind = self.step(entry, context)
+            if spec is not None and kind is not None:
+                specs[spec.name] = (spec, entry)
+                kinds[spec.name] = kind
+        for spec, entry in specs.values():
+            self.bind_inputs(spec, entry, kinds, context)
+        return self.order([spec for spec, _ in specs.values()])
+
+    def step(
+        self, entry: dict[str, Any], context: PipelineContext
+    ) -> tuple[StepSpec | None, StepKind | None]:
+        where = entry["where"]
+        sectioned = len(where) == 1
+        kind_where = where if sectioned else (*where, "kind")
+        kind = self.component("steps", entry.get("kind"), kind_where)
+        if kind is None or not isinstance(entry.get("name"), str):
+            return None, None
+        declared = kind.params
+        given = entry.get("params") or {}
+        params_where = where if sectioned else (*where, "params")
+        if kind.component is not None and isinstance(given, dict):
+            key, component_kind = kind.component
+            chosen = given.get(key, declared.defaults.get(key))
+            component = self.component(component_kind, chosen, (*params_where, key))
+            if component is None:
+                declared = Params([*declared], open=True)  # unknown component: check ours only
+                given = {k: v for k, v in given.items() if k in kind.params}
+            else:
+                declared = Params([*declared, *Params.of_component(component)])
+        else:
+            declared = Params([*declared], open=False)
+        before = len(self.errors)
+        params = self.params(declared, given, params_where, key="")
+        added = entry.get("added", ())
+        self.errors[before:] = [
+            (path, message)
+            for path, message in self.errors[before:]
+            if not (len(path) > len(params_where) and path[len(params_where)] in added)
+        ]
+        return StepSpec(entry["name"], kind.name, params, where=where), kind
+
+    def bind_inputs(
+        self,
+        spec: StepSpec,
+        entry: dict[str, Any],
+        kinds: dict[str, StepKind],
+        context: PipelineContext,
+    ) -> None:
+        kind = kinds[spec.name]
+        where = (*spec.where, "inputs")
+        given = entry.get("inputs") or {}
+        if not isinstance(given, dict):
+            self.errors.append((where, "inputs map each input to a step (or a list of steps)"))
+            return
+        for key in given:
+            if key not in kind.inputs:
+                close = difflib.get_close_matches(str(key), list(kind.inputs), n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                known = f" (inputs of {kind.name!r}: {', '.join(kind.inputs) or 'none'})"
+                self.errors.append(((*where, key), f"unknown input {key!r}{hint}{known}"))
+        for key, declared in kind.inputs.items():
+            refs = given.get(key)
+            if refs is None:
+                if not declared.optional:
+                    self.errors.append(
+                        (where, f"step {spec.name!r} needs input {key!r} (a {declared.type})")
+                    )
+                continue
+            if isinstance(refs, str):
+                refs = [refs]
+            elif not declared.many:
+                self.errors.append(((*where, key), f"input {key!r} takes one step, not a list"))
+                continue
+            bound = []
+            for j, ref in enumerate(refs):
+                place = (*where, key) if isinstance(given[key], str) else (*where, key, j)
+                output = self.resolve_ref(ref, declared, kinds, spec.name, place)
+                if output is not None:
+                    bound.append(output)
+            spec.inputs[key] = bound
+        if kind.check is not None:
+            inputs = {k: [step for step, _ in v] for k, v in spec.inputs.items()}
+            params_where = spec.where if len(spec.where) == 1 else (*spec.where, "params")
+            for problem in kind.check(spec.params, context, inputs):
+                place = problem.path if problem.top else (*params_where, *problem.path)
+                self.errors.append((place, problem.message))
+
+    def resolve_ref(
+        self,
+        ref: Any,
+        declared: Input,
+        kinds: dict[str, StepKind],
+        owner: str,
+        place: tuple[Any, ...],
+    ) -> tuple[str, str] | None:
+        """(step, output) that ``ref`` (``step`` or ``step.output``) names, of the right type."""
+        if not isinstance(ref, str):
+            self.errors.append((place, f"an input names a step, not {ref!r}"))
+            return None
+        step, _, output = ref.partition(".")
+        if step not in kinds:
+            close = difflib.get_close_matches(step, list(kinds), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.errors.append((place, f"no step named {step!r}{hint}"))
+            return None
+        if step == owner:
+            self.errors.append((place, f"step {owner!r} cannot read its own output"))
+            return None
+        outputs = kinds[step].outputs
+        if output:
+            if output not in outputs:
+                self.errors.append(
+                    (place, f"step {step!r} has no output {output!r} ({', '.join(outputs)})")
+                )
+                return None
+            candidates = [output]
+        else:
+            candidates = [o for o, t in outputs.items() if t == declared.type]
+            if len(candidates) > 1:
+                self.errors.append(
+                    (place, f"step {step!r} has several {declared.type} outputs: name one")
+                )
+                return None
+            if not candidates:
+                made = ", ".join(f"{t} {o!r}" for o, t in outputs.items()) or "nothing"
+                self.errors.append(
+                    (place, f"step {step!r} makes no {declared.type} (it makes: {made})")
+                )
+                return None
+        if outputs[candidates[0]] != declared.type:
+            self.errors.append(
+                (
+                    place,
+                    f"{ref!r} is a {outputs[candidates[0]]}, not the {declared.type} this needs",
+                )
+            )
+            return None
+        return step, candidates[0]
+
+    def order(self, specs: list[StepSpec]) -> list[StepSpec]:
+        """The steps in an order where each runs after the steps it reads (Kahn's algorithm,
+        keeping the file's order among independent steps); a cycle is an error."""
+        by_name = {s.name: s for s in specs}
+        needs = {
+            s.name: {step for refs in s.inputs.values() for step, _ in refs if step in by_name}
+            for s in specs
+        }
+        ordered: list[StepSpec] = []
+        done: set[str] = set()
+        while len(ordered) < len(specs):
+            ready = [s for s in specs if s.name not in done and needs[s.name] <= done]
+            if not ready:
+                stuck = [s.name for s in specs if s.name not in done]
+                for name in stuck:
+                    self.errors.append(
+                        (
+                            (*by_name[name].where, "inputs"),
+                            f"the inputs of steps {', '.join(map(repr, stuck))} form a cycle",
+                        )
+                    )
+                return ordered
+            ordered.append(ready[0])
+            done.add(ready[0].name)
+        return ordered
 
 
-def parse_sets(items: list[str] | None) -> list[tuple[str, Any]]:
-    """``--set key.path=value`` options."""
-    out = []
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise CookbookError(f"--set {item!r}: expected KEY.PATH=VALUE")
-        out.append((key.strip(), parse_value(value)))
-    return out
+def _entries(value: Any) -> list[tuple[int, dict[str, Any]]]:
+    """(index, entry) of the mappings in a list (anything else is a schema error)."""
+    if not isinstance(value, list):
+        return []
+    return [(i, entry) for i, entry in enumerate(value) if isinstance(entry, dict)]
+
+
+def assembled_schema(registry: Registry) -> dict[str, Any]:
+    """The core schema with every registered component's parameters and every step kind's
+    parameters wired in (what ``cookbook schema`` prints)."""
+    schema = core_schema()
+    defs = schema.setdefault("$defs", {})
+    props = schema["properties"]
+
+    def components(kind: str) -> dict[str, Any]:
+        out = {}
+        for name in registry.names(kind):
+            try:
+                out[name] = registry.get(kind, name)
+            except CookbookError:  # a clash: validated when the name is used
+                continue
+        return out
+
+    def branches(key: str, kind: str, base: Params) -> list[dict[str, Any]]:
+        out = []
+        for name, component in components(kind).items():
+            ref = f"{kind}.{name}"
+            merged = Params([*base, *Params.of_component(component)])
+            defs[ref] = merged.schema
+            out.append(
+                {
+                    "if": {"properties": {key: {"const": name}}, "required": [key]},
+                    "then": {"$ref": f"#/$defs/{ref}"},
+                }
+            )
+        return out
+
+    props["templates"]["items"]["allOf"] = [
+        {
+            "if": {"properties": {"name": {"const": name}}, "required": ["name"]},
+            "then": {"properties": {"params": {"$ref": f"#/$defs/templates.{name}"}}},
+        }
+        for name in components("templates")
+    ]
+    for name, template in components("templates").items():
+        defs[f"templates.{name}"] = template.params.schema
+    props["tasks"]["items"]["allOf"] = [
+        {
+            "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+            "then": {"properties": {"params": {"$ref": f"#/$defs/tasks.{name}"}}},
+        }
+        for name in components("tasks")
+    ]
+    for name, task in components("tasks").items():
+        defs[f"tasks.{name}"] = Params.of_component(task).schema
+    step_cases = []
+    for name, kind in components("steps").items():
+        own = Params([*kind.params])
+        if kind.component is not None:
+            key, component_kind = kind.component
+            step_schema: dict[str, Any] = {"allOf": branches(key, component_kind, own)}
+        else:
+            step_schema = own.schema
+        defs[f"steps.{name}"] = step_schema
+        step_cases.append(
+            {
+                "if": {"properties": {"kind": {"const": name}}, "required": ["kind"]},
+                "then": {"properties": {"params": {"$ref": f"#/$defs/steps.{name}"}}},
+            }
+        )
+        if name in shorthand.SECTIONS and name in props:
+            props[name] = {**props[name], "$ref": f"#/$defs/steps.{name}"}
+    props["steps"]["items"]["allOf"] = step_cases
+    return schema

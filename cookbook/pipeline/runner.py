@@ -1,9 +1,15 @@
-"""Running a validated pipeline into its run folder: stages, manifest, logs and dataset card."""
+"""Running a validated pipeline into its run folder: steps, manifest, logs and dataset card.
+
+Each step runs in its own folder under ``steps/``, cached under a hash of its kind's code, its
+parameters, what it ``uses`` of the pipeline and the hashes of the steps it reads, so editing
+a template re-runs what depends on it and nothing else.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,81 +17,214 @@ import yaml
 from rich.console import Console
 
 from cookbook import __version__
+from cookbook.contract.steps import Artifact, Dataset, PipelineContext, StepContext, StepKind
 from cookbook.pipeline.cache import (
-    STAGE_FILE,
-    StageResult,
-    run_stage,
-    stage_hash,
+    StepResult,
+    cached_step,
+    content_hash,
+    file_digest,
+    run_step,
+    source_digest,
+    step_folder,
     write_json_atomic,
     write_text_atomic,
 )
 from cookbook.pipeline.card import dataset_card
-from cookbook.pipeline.config import Pipeline
-from cookbook.pipeline.stages import build_stages
+from cookbook.pipeline.config import PATH_FORMAT, Pipeline, StepSpec
 from cookbook.registry import get_registry
 
 
-def plan(pipeline: Pipeline) -> list[tuple[str, str, bool]]:
-    """(stage, hash, cached) for each stage, without running anything.
+@dataclass
+class PlannedStep:
+    """A step as ``cookbook plan`` shows it: what it reads, its hash, whether it is cached."""
 
-    A stage whose upstream is not done yet is shown with the hash it would have.
-    """
-    root = pipeline.output_dir
-    done: dict[str, StageResult] = {}
+    name: str
+    kind: str
+    inputs: dict[str, list[str]]
+    hash: str
+    cached: bool
+
+
+def component_version(kind: str, name: str) -> str:
+    """The component's plugin version and the hash of its source, so edits re-run steps."""
+    info = get_registry().plugin_of(kind, name)
+    digest = source_digest(info.module) if info.module else ""
+    return f"{info.version}+{digest}" if digest else info.version
+
+
+def _uses(context: PipelineContext, uses: tuple[str, ...]) -> dict[str, Any]:
+    """What a step reads of the pipeline, as it enters the step's hash."""
+    out: dict[str, Any] = {}
+    if "seed" in uses:
+        out["seed"] = context.seed
+    if "model" in uses:
+        out["model"] = context.model
+    if "token_space" in uses:
+        out["token_space"] = context.token_space
+    if "templates" in uses:
+        out["templates"] = [
+            {"name": t.name, "params": t.params, "version": component_version("templates", t.name)}
+            for t in context.templates
+        ]
+    if "tasks" in uses:
+        tasks = []
+        for t in context.tasks:
+            entry = {**asdict(t), "data": file_digest(t.path), "version": _version_of_task(t.type)}
+            if t.dev_path:
+                entry["dev_data"] = file_digest(t.dev_path)
+            entry.pop("path"), entry.pop("dev_path")
+            tasks.append(entry)
+        out["tasks"] = tasks
+    if "engine" in uses:
+        out["engine"] = f"{__version__}+{source_digest('cookbook')}"
+    return out
+
+
+def _version_of_task(task_type: str) -> str:
+    return component_version("tasks", task_type)
+
+
+def _kind(spec: StepSpec) -> StepKind:
+    return get_registry().get("steps", spec.kind)
+
+
+def step_record(spec: StepSpec, context: PipelineContext, hashes: dict[str, str]) -> dict:
+    """What a step's hash is made of: its kind's code, its parameters (file parameters by
+    content), what it uses of the pipeline, and the hashes of the steps it reads."""
+    kind = _kind(spec)
+    params = {}
+    declared = {s.name: s for s in kind.params}
+    for key, value in spec.params.items():
+        if key in kind.volatile:
+            continue
+        spec_of = declared.get(key)
+        if spec_of is not None and spec_of.schema.get("format") == PATH_FORMAT and value:
+            value = {"path": Path(value).name, "data": file_digest(value)}
+        params[key] = value
+    record: dict[str, Any] = {
+        "kind_version": component_version("steps", spec.kind),
+        "params": params,
+        "uses": _uses(context, kind.uses),
+        "inputs": {
+            key: [[step, output, hashes[step]] for step, output in refs]
+            for key, refs in sorted(spec.inputs.items())
+        },
+    }
+    if kind.component is not None:
+        key, component_kind = kind.component
+        record["component"] = component_version(component_kind, spec.params[key])
+    return record
+
+
+def plan(pipeline: Pipeline) -> list[PlannedStep]:
+    """Each step with its hash and whether it is cached, without running anything (a step
+    whose inputs are not done yet is shown with the hash it will have)."""
+    hashes: dict[str, str] = {}
     rows = []
-    for stage in build_stages(pipeline.config):
-        digest = stage_hash(stage, done)
-        folder = root / "stages" / f"{stage.name}-{digest}"
-        rows.append((stage.name, digest, (folder / STAGE_FILE).exists()))
-        done[stage.name] = StageResult(stage.name, digest, folder, {}, 0.0)
+    for spec in pipeline.steps:
+        record = step_record(spec, pipeline.context, hashes)
+        digest = content_hash({"kind": spec.kind, **record})
+        hashes[spec.name] = digest
+        cached = cached_step(pipeline.output_dir, spec.name, digest) is not None
+        inputs = {k: [step for step, _ in refs] for k, refs in spec.inputs.items()}
+        rows.append(PlannedStep(spec.name, spec.kind, inputs, digest, cached))
     return rows
 
 
+def _inputs(spec: StepSpec, kind: StepKind, results: dict[str, StepResult]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, declared in kind.inputs.items():
+        refs = spec.inputs.get(key)
+        if refs is None:
+            values[key] = [] if declared.many else None
+            continue
+        artifacts = [results[step].outputs[output] for step, output in refs]
+        values[key] = artifacts if declared.many else artifacts[0]
+    return values
+
+
+def _checked_outputs(spec: StepSpec, kind: StepKind, outputs: Any) -> dict[str, Artifact]:
+    from cookbook.contract.errors import CookbookError
+
+    if not isinstance(outputs, dict) or set(outputs) != set(kind.outputs):
+        got = sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__
+        raise CookbookError(
+            f"step {spec.name!r} (kind {kind.name!r}) returned {got},"
+            f" not its declared outputs {sorted(kind.outputs)}"
+        )
+    for key, value in outputs.items():
+        if not isinstance(value, Artifact) or kind.outputs[key] != value.TYPE:
+            raise CookbookError(
+                f"step {spec.name!r} (kind {kind.name!r}): output {key!r} must be a"
+                f" {kind.outputs[key]} artifact, not {value!r:.80}"
+            )
+    return outputs
+
+
 def run(pipeline: Pipeline, *, force: bool = False, console: Console | None = None) -> dict:
-    """Run every stage (cached ones are reused) and write the manifest and the card."""
+    """Run every step (cached ones are reused) and write the manifest and the card."""
     console = console or Console(stderr=True)
     root = pipeline.output_dir
     root.mkdir(parents=True, exist_ok=True)
     write_text_atomic(
-        root / "pipeline.yaml", yaml.safe_dump(pipeline.config, sort_keys=False, allow_unicode=True)
+        root / "pipeline.yaml", yaml.safe_dump(pipeline.data, sort_keys=False, allow_unicode=True)
     )
     log = _Log(root / "logs" / "run.log")
     log.write(f"run {pipeline.path} (cookbook {__version__})")
-    results: dict[str, StageResult] = {}
-    for stage in build_stages(pipeline.config):
-        console.rule(f"[bold]{stage.name}")
+    results: dict[str, StepResult] = {}
+    hashes: dict[str, str] = {}
+    for spec in pipeline.steps:
+        kind = _kind(spec)
+        record = step_record(spec, pipeline.context, hashes)
+        digest = content_hash({"kind": spec.kind, **record})
+        hashes[spec.name] = digest
+        title = spec.name if spec.name == kind.name else f"{spec.name} ({kind.name})"
+        console.rule(f"[bold]{title}")
+
+        def work(folder: Path, spec: StepSpec = spec, kind: StepKind = kind) -> dict:
+            ctx = StepContext(
+                name=spec.name,
+                params=dict(spec.params),
+                inputs=_inputs(spec, kind, results),
+                pipeline=pipeline.context,
+                folder=folder,
+                sources={k: [step for step, _ in refs] for k, refs in spec.inputs.items()},
+                log=lambda message: console.print(message, highlight=False),
+            )
+            return _checked_outputs(spec, kind, kind.run(ctx, **spec.params))
+
         try:
-            result = run_stage(stage, root, results, force=force)
+            result = run_step(root, spec.name, spec.kind, digest, record, work, force=force)
         except BaseException as exc:
-            log.write(f"{stage.name}: stopped: {type(exc).__name__}: {exc}")
+            log.write(f"{spec.name}: stopped: {type(exc).__name__}: {exc}")
             raise
-        results[stage.name] = result
+        results[spec.name] = result
         state = "cached" if result.cached else f"done in {result.seconds:.1f}s"
-        console.print(f"{stage.name}: {state}  [dim]{result.folder.relative_to(root)}[/]")
-        log.write(f"{stage.name}: {state} ({result.hash})")
+        console.print(f"{spec.name}: {state}  [dim]{result.folder.relative_to(root)}[/]")
+        log.write(f"{spec.name}: {state} ({result.hash})")
     manifest = _manifest(pipeline, results)
     write_json_atomic(root / "manifest.json", manifest)
-    if "generate" in results:
-        _link_data(root, results["generate"])
-    write_text_atomic(root / "README.md", dataset_card(pipeline.config, results))
+    _linkfile_digest(root, results)
+    write_text_atomic(root / "README.md", dataset_card(pipeline, results))
     log.write("finished")
     return manifest
 
 
-def _manifest(pipeline: Pipeline, results: dict[str, StageResult]) -> dict[str, Any]:
+def _manifest(pipeline: Pipeline, results: dict[str, StepResult]) -> dict[str, Any]:
     registry = get_registry()
     root = pipeline.output_dir
     return {
-        "name": pipeline.config["name"],
+        "name": pipeline.name,
         "cookbook": __version__,
         "pipeline": "pipeline.yaml",
-        "stages": [
+        "steps": [
             {
                 "name": r.name,
+                "kind": r.kind,
                 "hash": r.hash,
                 "folder": str(r.folder.relative_to(root)),
                 "seconds": r.seconds,
-                "summary": r.summary,
+                "outputs": {k: v.to_json(r.folder) for k, v in r.outputs.items()},
             }
             for r in results.values()
         ],
@@ -96,10 +235,14 @@ def _manifest(pipeline: Pipeline, results: dict[str, StageResult]) -> dict[str, 
     }
 
 
-def _link_data(root: Path, generate: StageResult) -> None:
-    """``RUN/samples.jsonl``: the generated data, hard-linked (copied where links fail)."""
-    source = generate.folder / generate.summary["file"]
-    target = root / generate.summary["file"]
+def _linkfile_digest(root: Path, results: dict[str, StepResult]) -> None:
+    """``RUN/samples.jsonl``: the last dataset the run made, hard-linked (copied where links
+    fail)."""
+    datasets = [a for r in results.values() for a in r.outputs.values() if isinstance(a, Dataset)]
+    if not datasets:
+        return
+    source = Path(datasets[-1].file)
+    target = root / f"samples{source.suffix}"
     if target.exists() and os.path.samefile(source, target):
         return
     tmp = target.with_name(f".{target.name}.tmp")
@@ -122,3 +265,6 @@ class _Log:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self.path.open("a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
+
+
+__all__ = ["PlannedStep", "component_version", "plan", "run", "step_folder", "step_record"]

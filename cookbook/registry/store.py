@@ -87,7 +87,7 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Any:
         """The component of ``kind`` called ``name`` (or ``plugin:name``), or a clear error."""
-        label = kind.rstrip("s").replace("_", " ")
+        label = "step kind" if kind == "steps" else kind.rstrip("s").replace("_", " ")
         plugin_name, _, short = name.rpartition(":")
         entries = self._entries[kind].get(short, [])
         if plugin_name:

@@ -1,8 +1,9 @@
 """Cookbook-Mix data: score matrices, predicted scores, exact sample counts and mixture files.
 
 A score matrix holds one score per (task, template). Under the linear mixing assumption a
-mixture ``w`` over templates predicts task t's score as ``sum_j w[j] * S[t, j]``. The mixers
-(``plugins/mixers.py``) turn a matrix into weights; this package holds the maths they share
+mixture ``w`` over templates predicts task t's score as ``sum_j w[j] * S[t, j]``. Mixers
+(plugins; the built-in ones in ``plugins/mixers/``, with their objectives) turn a matrix into
+weights; this package holds what every mixer and caller shares: predictions and exact counts
 (``maths``), the matrices and their CSV files (``matrix``), the three sources of matrices
 (``sources``: alignment statistic, proxy runs; files come from ``matrix``), mixture files
 (``mixture``) and the linearity check (``linearity``). cvxpy is not needed here.
@@ -16,20 +17,9 @@ from cookbook.engine.mixing.linearity import (
     mixture_key,
     read_measurements_csv,
 )
-from cookbook.engine.mixing.maths import (
-    clean_weights,
-    largest_remainder,
-    objective_value,
-    predicted,
-    regularizer_value,
-    task_weight_vector,
-    uniform,
-)
+from cookbook.engine.mixing.maths import largest_remainder, predicted, uniform
 from cookbook.engine.mixing.matrix import (
-    OBJECTIVES,
-    REGULARIZATIONS,
     SOURCES,
-    WEIGHT_EPSILON,
     ScoreMatrix,
     as_matrix,
     read_scores_csv,
@@ -52,17 +42,13 @@ from cookbook.engine.mixing.sources import (
 )
 
 __all__ = [
-    "OBJECTIVES",
-    "REGULARIZATIONS",
     "SOURCES",
-    "WEIGHT_EPSILON",
     "LinearityReport",
     "LinearityRow",
     "ScoreMatrix",
     "alignment_matrix",
     "as_matrix",
     "check_linearity",
-    "clean_weights",
     "example_slots",
     "largest_remainder",
     "learn_mixture",
@@ -71,15 +57,12 @@ __all__ = [
     "mixture_document",
     "mixture_key",
     "mixture_schema",
-    "objective_value",
     "predicted",
     "proxy_matrix",
     "read_measurements_csv",
     "read_mixture",
     "read_scores_csv",
     "record_alignment",
-    "regularizer_value",
-    "task_weight_vector",
     "uniform",
     "validate_mixture",
     "write_mixture",

@@ -17,10 +17,6 @@ import numpy as np
 from cookbook.contract.errors import CookbookError
 
 SOURCES = ("alignment", "proxy", "file")
-OBJECTIVES = ("mean", "maxmin")
-REGULARIZATIONS = ("entropy", "l2")
-#: Weights below this are solver noise (one sample in a million): cleaned to zero.
-WEIGHT_EPSILON = 1e-6
 
 
 @dataclass(eq=False)

@@ -112,16 +112,15 @@ def learn_mixture(
     value is reported when the mixer has an ``objective_value(scores, weights, **params)``.
     Without ``scores`` (a ``fixed`` mixture) the predictions are empty.
     """
-    from cookbook.contract.params import resolve_params
+    from cookbook.contract.components import setting
+    from cookbook.contract.params import Params
     from cookbook.registry import get_registry
 
     matrix = as_matrix(scores) if scores else None
     component = get_registry().get("mixers", mixer)
-    schema = getattr(component, "params_schema", {}) or {}
-    defaults = {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
-    resolved = resolve_params(f"mixer {mixer!r}", schema, defaults, params)
+    resolved = Params.of_component(component).resolve(f"mixer {mixer!r}", params)
     weights = component.mix(matrix if matrix else {}, **resolved)
-    value_of = getattr(component, "objective_value", None) if matrix else None
+    value_of = setting(component, "objective_value", "mixers") if matrix else None
     return mixture_document(
         weights,
         matrix,
@@ -129,6 +128,6 @@ def learn_mixture(
         source=source,
         params=resolved,
         objective=float(value_of(matrix, weights, **resolved)) if value_of else None,
-        objective_name=resolved.get("objective") if value_of else None,
+        objective_name=mixer if value_of else None,
         total=total,
     )

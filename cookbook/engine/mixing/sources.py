@@ -23,7 +23,8 @@ def example_slots(template: Template, params: Mapping[str, Any] | None = None) -
     """One generated sample's slots (pseudoword tokens, fixed seed): the types the template's
     slots hold. Empty when the template cannot generate without other setup."""
     from cookbook.contract.seeding import SampleRandom
-    from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE, builtin_token_space
+    from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
+    from cookbook.engine.token_spaces import builtin_token_space
 
     try:
         space = builtin_token_space(DEFAULT_TOKEN_SPACE)

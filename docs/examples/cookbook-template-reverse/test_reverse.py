@@ -4,7 +4,7 @@ from cookbook.registry import get_registry
 def test_reverse_samples_follow_their_rule():
     reverse = get_registry().get("templates", "reverse")
     from cookbook.engine.samples import SampleMaker
-    from cookbook.contract.tokens import builtin_token_space
+    from cookbook.engine.token_spaces import builtin_token_space
 
     maker = SampleMaker(reverse, "reverse", reverse.resolve(), 0, builtin_token_space("pseudowords"))
     record = maker.record(0)

@@ -1,0 +1,85 @@
+"""The sectioned pipeline form, shorthand for the common chain of steps.
+
+A file with sections ``score``, ``mix``, ``generate``, ``train`` and ``eval`` (instead of
+``steps``) is the chain score -> mix -> generate -> train -> eval of the step kinds of those
+names, each section holding its step's parameters::
+
+    mix: {mixer: cvxpy, objective: maxmin}     # step "mix" of kind "mix"
+    generate: {samples: 600}                   # step "generate", reading the mixture
+    train: {trainer: lora, max_steps: 60}      # step "train", reading the samples
+
+A score step is added when the pipeline has tasks; a mix step with ``scores: alignment``
+(its default) reads it, and one with ``scores: proxy`` trains with the train section's
+trainer and parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECTIONS = ("score", "mix", "generate", "train", "eval")
+#: The label the shorthand gives the model its train step makes, in evaluation results.
+TUNED = "tuned"
+
+
+def is_sectioned(data: dict[str, Any]) -> bool:
+    """Whether ``data`` uses the sectioned form (any section, or no ``steps`` at all)."""
+    return "steps" not in data
+
+
+def expand(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[tuple, str]]]:
+    """The steps a sectioned pipeline stands for, each with ``where`` (the section it came
+    from), and the errors of sections that cannot form a chain."""
+    steps: list[dict[str, Any]] = []
+    errors: list[tuple[tuple, str]] = []
+
+    def section(name: str) -> dict[str, Any] | None:
+        value = data.get(name)
+        return value if isinstance(value, dict) else None
+
+    def add(
+        name: str, params: dict[str, Any], inputs: dict[str, Any], added: tuple[str, ...] = ()
+    ) -> None:
+        steps.append(
+            {
+                "name": name,
+                "kind": name,
+                "params": params,
+                "inputs": inputs,
+                "where": (name,),
+                "added": added,  # keys copied from other sections, validated there
+            }
+        )
+
+    if data.get("tasks") or section("score") is not None:
+        add("score", dict(section("score") or {}), {})
+    mix = section("mix")
+    generate = section("generate")
+    train = section("train")
+    if mix is not None:
+        params = dict(mix)
+        inputs: dict[str, Any] = {}
+        source = params.get("scores", "alignment")
+        if source == "alignment" and any(s["name"] == "score" for s in steps):
+            inputs["scores"] = "score"
+        if source == "proxy" and train is not None:
+            params["proxy_train"] = dict(train)
+        if generate is not None and "samples" in generate:
+            params["samples"] = generate["samples"]
+        add("mix", params, inputs, ("proxy_train", "samples"))
+    if generate is not None:
+        add("generate", dict(generate), {"mixture": "mix"} if mix is not None else {})
+    if train is not None:
+        if generate is None:
+            errors.append((("train",), "training needs a generate section (the data)"))
+        else:
+            add("train", dict(train), {"data": "generate"})
+    evaluation = section("eval")
+    if evaluation is not None:
+        params = dict(evaluation)
+        inputs = {}
+        if train is not None and generate is not None:
+            inputs["models"] = ["train"]
+            params["labels"] = {"train": TUNED}
+        add("eval", params, inputs, ("labels",))
+    return steps, errors

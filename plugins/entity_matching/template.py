@@ -1,0 +1,137 @@
+"""Entity matching (comparison): two records match (Yes) when their values overlap enough.
+
+Records are written ``attribute: value`` joined by ". " as in Narayan et al. (2022), "Can
+foundation models wrangle your data?"; the overlap is the token F1 of the two records'
+values (attribute names and missing values, written "nan", left out).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from cookbook import Param, SampleRandom, TokenSpace, normalize_tokens, template, token_f1
+
+MISSING = "nan"
+_ATTRIBUTE = re.compile(r"(?:^|(?<=\. ))([A-Za-z_][\w ]{0,40}?): ")
+_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
+#: A size of at least one.
+Size = Annotated[int, Param(minimum=1)]
+#: A probability.
+Share = Annotated[float, Param(minimum=0, maximum=1)]
+
+
+def serialize(record: dict[str, Any]) -> str:
+    """``{"name": "x y", "city": ""}`` -> ``"name: x y. city: nan"``."""
+    return ". ".join(f"{attr}: {_value(value)}" for attr, value in record.items())
+
+
+def _value(value: Any) -> str:
+    text = " ".join(str(value).split()) if value is not None else ""
+    return text or MISSING
+
+
+def parse_record(text: str) -> list[tuple[str, str]]:
+    """The (attribute, value) pairs of a serialised record; text before any attribute is kept
+    as a value of attribute ''."""
+    parts = _ATTRIBUTE.split(text)
+    pairs = [("", _unseparated(parts[0]))] if parts[0].strip(". ") else []
+    pairs += [(parts[i], _unseparated(parts[i + 1])) for i in range(1, len(parts) - 1, 2)]
+    return pairs
+
+
+def _unseparated(value: str) -> str:
+    return value[:-2] if value.endswith(". ") else value
+
+
+def value_tokens(text: str) -> list[str]:
+    """Normalised tokens of a serialised record's present values."""
+    return [
+        token
+        for _, value in parse_record(text)
+        if value.strip().lower() != MISSING
+        for token in normalize_tokens(value)
+    ]
+
+
+def overlap(entity_a: str, entity_b: str) -> float:
+    """Token F1 between the values of two serialised records (0 when either has none)."""
+    a, b = value_tokens(entity_a), value_tokens(entity_b)
+    return token_f1(a, b) if a and b else 0.0
+
+
+def parse_yes_no(text: str) -> str | None:
+    """ "Yes" or "No": the first of those words in a generation; None when there is neither."""
+    found = _YES_NO.search(str(text))
+    return found.group(1).capitalize() if found else None
+
+
+def _rule(slots: dict[str, Any], threshold: float = 0.5) -> str:
+    return "Yes" if overlap(slots["entity_a"], slots["entity_b"]) >= threshold else "No"
+
+
+def align(slots: dict[str, Any], output: str, threshold: float = 0.5) -> float:
+    """1.0 when the output's Yes/No is what the overlap rule gives for the two records."""
+    return float(parse_yes_no(output) == _rule(slots, threshold))
+
+
+def _perturb(
+    rng: SampleRandom, tokens: TokenSpace, values: list[list[str]], edits: int
+) -> list[list[str]]:
+    """A copy of ``values`` after ``edits`` random token replacements, deletions or insertions."""
+    values = [list(v) for v in values]
+    for _ in range(edits):
+        value = values[rng.randrange(len(values))]
+        kind = rng.randrange(4)  # replacements twice as likely as deletions or insertions
+        if kind < 2 and value:
+            value[rng.randrange(len(value))] = tokens.draw(rng, 1)[0]
+        elif kind == 2 and len(value) > 1:
+            del value[rng.randrange(len(value))]
+        else:
+            value.insert(rng.randint(0, len(value)), tokens.draw(rng, 1)[0])
+    return values
+
+
+@template(
+    family="comparison",
+    prompt=(
+        "Entity A is {entity_a}. Entity B is {entity_b}.\n"
+        "Are Entity A and Entity B the same? Yes or No?"
+    ),
+    completion=" {answer}",
+    slots=("entity_a", "entity_b", "answer"),
+    rule=_rule,
+    scorer=align,
+)
+def entity_matching(
+    rng: SampleRandom,
+    tokens: TokenSpace,
+    attributes: Size = 3,
+    min_value: Size = 1,
+    max_value: Size = 4,
+    threshold: Annotated[float, Param(exclusiveMinimum=0, maximum=1)] = 0.5,
+    hard_negatives: Share = 0.5,
+    positives: Share = 0.5,
+) -> dict[str, Any]:
+    """Two records over the same random attributes; Yes when their values' token F1 reaches
+    ``threshold``. ``positives`` of the pairs are Yes (real matching data has far fewer
+    matches than non-matches); ``hard_negatives`` of the No pairs share many tokens and fall
+    just short of the threshold."""
+    names = tokens.distinct(rng, attributes)
+    values = [tokens.draw(rng, rng.randint(min_value, max(min_value, max_value))) for _ in names]
+    size = sum(map(len, values))
+    want = "Yes" if rng.random() < positives else "No"
+    hard = want == "No" and rng.random() < hard_negatives
+    entity_a = serialize(dict(zip(names, map(" ".join, values), strict=True)))
+    allowed = int(size * (1 - threshold))  # replacements that keep the F1 >= threshold
+    for _ in range(32):  # the rule decides the label; redraw the rare pair that misses it
+        if want == "Yes":
+            other = _perturb(rng, tokens, values, rng.randint(0, allowed))
+        elif hard:
+            other = _perturb(rng, tokens, values, rng.randint(allowed + 1, size))
+        else:
+            other = [tokens.draw(rng, len(v)) for v in values]
+        entity_b = serialize(dict(zip(names, map(" ".join, other), strict=True)))
+        if _rule({"entity_a": entity_a, "entity_b": entity_b}, threshold) == want:
+            break
+    return {"entity_a": entity_a, "entity_b": entity_b}

@@ -1,0 +1,169 @@
+"""Document QA (search): the answer is the k tokens right before or after the question's span."""
+
+from __future__ import annotations
+
+from itertools import accumulate
+from typing import Annotated, Any, Literal
+
+from cookbook import (
+    BatchRandom,
+    Param,
+    SampleRandom,
+    TokenRuns,
+    TokenSpace,
+    normalize_tokens,
+    normalize_word,
+    template,
+    word_tokens,
+)
+
+#: A length of at least one token.
+Length = Annotated[int, Param(minimum=1)]
+
+
+def _length_bounds(min_words: int, max_words: int, max_question: int, k: int) -> tuple[int, int]:
+    """The document length range: at least long enough for the longest question and answer."""
+    shortest = max(min_words, max_question + k)
+    return shortest, max(max_words, shortest)
+
+
+def _rule(slots: dict[str, Any], k: int = 3) -> str:
+    words = slots["document"].split()
+    start, length = slots["position"], len(slots["question"].split())
+    if slots["side"] == "after":
+        return " ".join(words[start + length : start + length + k])
+    return " ".join(words[max(0, start - k) : start])
+
+
+def align(slots: dict[str, Any], output: str, k: int = 3, window: int | None = None) -> float:
+    """Share of the output's tokens found within ``window`` tokens of the question's best match.
+
+    Works on real data too: the question is located by fuzzy token overlap, no position needed.
+    """
+    window = window or k
+    answer = normalize_tokens(output if isinstance(output, str) else str(output))
+    if not answer:
+        return 0.0
+    if "position" in slots:
+        start, span = slots["position"], len(slots["question"].split())
+        words = slots["document"].split(None, max(0, start + span + window))
+        if not words:
+            return 0.0
+        near = words[max(0, start - window) : start] + words[start + span : start + span + window]
+        return _share_near(answer, near)
+    words = slots["document"].split()
+    if not words:
+        return 0.0
+    question = set(normalize_tokens(slots["question"]))
+    span = max(1, len(question))
+    doc = [normalize_word(w) for w in words]
+    overlaps = _window_sums([w in question for w in doc], span)
+    best = max(overlaps)
+    if best == 0:
+        return 0.0
+    best_score = 0.0
+    for start, overlap in enumerate(overlaps):
+        if overlap == best:
+            near = (
+                words[max(0, start - window) : start] + words[start + span : start + span + window]
+            )
+            best_score = max(best_score, _share_near(answer, near))
+    return best_score
+
+
+def _share_near(answer: list[str], near: list[str]) -> float:
+    """Share of ``answer`` tokens among the normalised tokens of the words ``near``."""
+    near_tokens = {t for word in near for t in word_tokens(word)}
+    return len([t for t in answer if t in near_tokens]) / len(answer)
+
+
+def _window_sums(hits: list[bool], span: int) -> list[int]:
+    """``sum(hits[i : i + span])`` for every ``i``, in one pass."""
+    prefix = [0, *accumulate(hits)]
+    n = len(hits)
+    return [prefix[min(i + span, n)] - prefix[i] for i in range(n)]
+
+
+@template(
+    family="search",
+    prompt="Context: {document}\nQuestion: {question}\nAnswer:",
+    completion=" {answer}",
+    slots=("document", "question", "side", "position", "answer"),
+    rule=_rule,
+    scorer=align,
+)
+def document_qa(
+    rng: SampleRandom,
+    tokens: TokenSpace,
+    min_words: Length = 40,
+    max_words: Length = 120,
+    min_question: Length = 2,
+    max_question: Length = 6,
+    k: Length = 3,
+    side: Literal["random", "before", "after"] = "random",
+    question_noise: Annotated[float, Param(minimum=0, maximum=1)] = 0.0,
+) -> dict[str, Any]:
+    """A document of random tokens; the question is a span of it; the answer is the k tokens
+    right before or right after that span (``side``: before, after or random). With
+    ``question_noise``, each question token is replaced by a random one with that probability,
+    so the span must be found by partial overlap, as a real question's words are."""
+    length = rng.randint(*_length_bounds(min_words, max_words, max_question, k))
+    words = tokens.draw(rng, length)
+    span = rng.randint(min_question, max_question)
+    chosen = side if side != "random" else ("before", "after")[rng.getrandbits(1)]
+    if chosen == "after":
+        start = rng.randint(0, length - span - k)
+    else:
+        start = rng.randint(k, length - span)
+    question = words[start : start + span]
+    if question_noise > 0:
+        flips = rng.integers(1 << 32, span).tolist()
+        others = tokens.draw(rng, span)
+        cut = int(question_noise * (1 << 32))
+        question = [o if f < cut else w for w, f, o in zip(question, flips, others, strict=True)]
+    return {
+        "document": " ".join(words),
+        "question": " ".join(question),
+        "side": chosen,
+        "position": start,
+    }
+
+
+@document_qa.batch
+def document_qa_batch(
+    rng: BatchRandom,
+    tokens: TokenSpace,
+    *,
+    min_words: int,
+    max_words: int,
+    min_question: int,
+    max_question: int,
+    k: int,
+    side: str,
+    question_noise: float,
+) -> dict[str, Any]:
+    """``document_qa`` for ``rng.n`` samples at once, drawing what it draws, in the same order
+    (it receives every resolved parameter)."""
+    import numpy as np
+
+    length = rng.randint(*_length_bounds(min_words, max_words, max_question, k))
+    ids, offsets = tokens.draw_batch(rng, length)
+    span = rng.randint(min_question, max_question)
+    random_side = side == "random"
+    after = rng.getrandbits(1).astype(bool) if random_side else np.full(rng.n, side == "after")
+    start = rng.randint(np.where(after, 0, k), np.where(after, length - span - k, length - span))
+    first = offsets[:-1] + start
+    answer_from = np.where(after, first + span, first - k)
+    question = TokenRuns(ids, first, first + span)
+    if question_noise > 0:
+        flips, bounds = rng.integers(1 << 32, span)
+        others, _ = tokens.draw_batch(rng, span)
+        noisy = np.where(flips < int(question_noise * (1 << 32)), others, question.run_ids())
+        question = TokenRuns(noisy, bounds[:-1], bounds[1:])
+    return {
+        "document": TokenRuns(ids, offsets[:-1], offsets[1:]),
+        "question": question,
+        "side": [("before", "after")[a] for a in after.tolist()],
+        "position": start,
+        "answer": TokenRuns(ids, answer_from, answer_from + k),
+    }

@@ -1,0 +1,45 @@
+"""The ``score`` step: each task's alignment statistic under each template (no training)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import cookbook.engine as engine
+from cookbook import Artifact, Param, Scores, StepContext, get_registry, markdown_table, step_kind
+from cookbook_plugins.steps.common import task_records
+
+
+def _card(name: str, outputs: dict, params: dict, pipeline) -> str:
+    scores = outputs["scores"].scores
+    names = [t.name for t in pipeline.templates]
+    rows = [[task, *[row.get(n) for n in names]] for task, row in scores.items()]
+    return "\n".join(
+        [
+            "## Alignment statistics",
+            "",
+            "Share of each task's gold answers that follow each template's rule.",
+            "",
+            markdown_table(["task", *names], rows),
+        ]
+    )
+
+
+@step_kind(outputs={"scores": "scores"}, uses=("templates", "tasks", "engine"), card=_card)
+def score(
+    ctx: StepContext,
+    *,
+    limit: Annotated[
+        int, Param("Development records per task (a task's dev_limit wins).", minimum=1)
+    ] = 500,
+) -> dict[str, Artifact]:
+    """The alignment statistic of every task's gold answers under every template."""
+    registry = get_registry()
+    tasks = ctx.pipeline.tasks
+    records = {t.name: task_records(t, t.dev_limit or limit) for t in tasks}
+    templates = {t.name: registry.get("templates", t.name) for t in ctx.pipeline.templates}
+    params = {t.name: t.params for t in ctx.pipeline.templates}
+    matrix = engine.alignment_matrix(records, templates, params)
+    file = ctx.folder / "alignment.csv"
+    engine.write_scores_csv(matrix, file)
+    n = {name: len(recs) for name, recs in records.items()}
+    return {"scores": Scores(scores=matrix.as_mapping(), file=file, n=n)}
