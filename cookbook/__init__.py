@@ -20,7 +20,7 @@ from cookbook.contract.components import (
     best_choice,
     setting,
 )
-from cookbook.contract.errors import CookbookError, PluginClashError
+from cookbook.contract.errors import CookbookError, PluginClashError, did_you_mean
 from cookbook.contract.hooks import hookimpl
 from cookbook.contract.params import (
     REQUIRED,
@@ -110,6 +110,7 @@ __all__ = [
     "best_choice",
     "check_outputs",
     "data_file",
+    "did_you_mean",
     "fuzzy_f1",
     "get_registry",
     "hookimpl",

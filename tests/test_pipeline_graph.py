@@ -274,3 +274,43 @@ def test_graph_errors_are_reported_at_once_with_their_lines(extras, tmp_path):
         assert line in message, f"{line!r} not in:\n{message}"
     assert "batch_size" not in message  # valid keys are left alone
     assert message.startswith(f"{len(message.splitlines()) - 1} errors in pipeline.yaml")
+
+
+FAILING = '''
+from cookbook import hookimpl, step_kind
+
+
+def _check(params, pipeline, inputs):
+    if params["when"] == "check":
+        raise KeyError("no such thing")
+    return []
+
+
+@step_kind(outputs={"data": "dataset"}, check=_check)
+def boom(ctx, *, when: str = "run"):
+    """Fails when asked to."""
+    raise ZeroDivisionError("division by zero")
+
+
+@hookimpl
+def register_steps(register):
+    register(boom)
+'''
+
+
+def test_a_step_kind_that_raises_is_reported_with_its_step_and_plugin(install_fake, tmp_path):
+    install_fake("cookbook-boom", "boom", FAILING)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("name: b\noutput_dir: out\nsteps:\n  - {name: first, kind: boom}\n")
+    with pytest.raises(CookbookError) as err:
+        runner.run(load_pipeline(path))
+    message = str(err.value)
+    assert "step 'first' (kind 'boom', plugin boom 1.2.3) failed: ZeroDivisionError" in message
+    steps = tmp_path / "out" / "steps"
+    assert [p.name.endswith(".partial") for p in steps.iterdir()] == [True]
+    assert not (tmp_path / "out" / "manifest.json").exists()
+    path.write_text(path.read_text().replace("kind: boom}", "kind: boom, params: {when: check}}"))
+    with pytest.raises(
+        CookbookError, match=r"the check of step kind 'boom' \(plugin boom\) failed"
+    ):
+        load_pipeline(path)

@@ -154,3 +154,37 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path):
     runner.run(load_pipeline(killed))
     assert (tmp_path / "killed" / "out" / "samples.jsonl").read_bytes() == expected
     assert not list(stages.glob("*.partial"))
+
+
+def test_plan_and_validate_show_the_steps_and_what_is_cached(tmp_path):
+    from typer.testing import CliRunner
+
+    from cookbook.cli import app
+
+    text = BASIC + textwrap.dedent("""\
+        tasks:
+          - {name: qa, type: squad, path: tiny_squad.json}
+        mix: {mixer: cvxpy, scores: file, file: scores.csv}
+        """)
+    path = write(tmp_path, text)
+    valid = CliRunner().invoke(app, ["validate", str(path)])
+    assert valid.exit_code == 0, valid.output
+    assert "steps: score, mix, generate" in " ".join(valid.output.split())
+    before = CliRunner().invoke(app, ["plan", str(path)])
+    assert before.exit_code == 0, before.output
+    rows = [line for line in before.output.splitlines() if "│" in line and "step" not in line]
+    assert [row.split("│")[1].strip() for row in rows] == ["score", "mix", "generate"]
+    assert "mixture: mix" in before.output and before.output.count("to run") == 3
+    runner.run(load_pipeline(path))
+    after = CliRunner().invoke(app, ["plan", str(path)])
+    assert after.output.count("cached") == 3 and "to run" not in after.output
+
+
+def test_a_mix_file_edited_in_place_reruns_the_mix(tmp_path):
+    text = BASIC + "mix: {mixer: cvxpy, scores: file, file: scores.csv, objective: maxmin}\n"
+    path = write(tmp_path, text)
+    runner.run(load_pipeline(path))
+    scores = tmp_path / "scores.csv"
+    scores.write_text(scores.read_text().replace("0.6", "0.7"))
+    cached = {step.name: step.cached for step in runner.plan(load_pipeline(path))}
+    assert cached == {"mix": False, "generate": False}

@@ -17,7 +17,6 @@ validates values, naming the component and the key; a misspelt key gets a did-yo
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 import types
 import typing
@@ -25,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.errors import CookbookError, did_you_mean
 
 _SIMPLE = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
 #: JSON Schema keywords that say what type a value has; a ``Param`` giving one replaces the
@@ -257,9 +256,8 @@ class Params:
             if not isinstance(key, str):
                 problems.append(([key], f"parameter names are strings, not {key!r}"))
             elif key not in self._specs and not self.open:
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                listing = f" (parameters: {', '.join(known)})" if known and not close else ""
+                hint = did_you_mean(key, known)
+                listing = f" (parameters: {', '.join(known)})" if known and not hint else ""
                 problems.append(([key], f"unknown parameter {key!r}{hint}{listing}"))
         for name in known:
             if self._specs[name].required and name not in values:

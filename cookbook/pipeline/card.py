@@ -11,7 +11,7 @@ from cookbook import __version__
 from cookbook.contract.steps import Dataset, Mixture, markdown_table
 from cookbook.pipeline.cache import StepResult
 from cookbook.pipeline.config import Pipeline
-from cookbook.registry import get_registry
+from cookbook.registry import get_registry, strict_plugins
 
 
 def dataset_card(pipeline: Pipeline, results: dict[str, StepResult]) -> str:
@@ -56,7 +56,15 @@ def dataset_card(pipeline: Pipeline, results: dict[str, StepResult]) -> str:
         kind = registry.get("steps", result.kind)
         if kind.card is None:
             continue
-        section = kind.card(result.name, result.outputs, specs[result.name].params, context)
+        try:
+            section = kind.card(result.name, result.outputs, specs[result.name].params, context)
+        except Exception as exc:
+            if strict_plugins():
+                raise
+            section = (
+                f"## {result.name}\n\nThe card of step kind {result.kind!r} failed:"
+                f" {type(exc).__name__}: {exc}"
+            )
         if section:
             parts += ["", section.rstrip("\n")]
     return "\n".join(parts) + "\n"

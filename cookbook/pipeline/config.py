@@ -8,19 +8,25 @@ unknown inputs, type mismatches and cycles. Each error names ``file:line: json.p
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.errors import CookbookError, did_you_mean
 from cookbook.contract.params import Params, parse_assignments, validation_errors
-from cookbook.contract.steps import Input, PipelineContext, StepKind, TaskUse, TemplateUse
+from cookbook.contract.steps import (
+    Input,
+    PipelineContext,
+    StepKind,
+    StepProblem,
+    TaskUse,
+    TemplateUse,
+)
 from cookbook.pipeline import shorthand
 from cookbook.pipeline.yamlfile import format_path, line_of, load_yaml
-from cookbook.registry import Registry
+from cookbook.registry import Registry, strict_plugins
 
 DEFAULT_MODEL_TOKEN_SPACE = "tokenizer:{model}"
 #: Parameters whose schema has this ``format`` name a file or folder: relative to the pipeline
@@ -141,8 +147,7 @@ def _unknown_key_errors(schema: dict[str, Any], data: Any) -> list[Problem]:
             node = node.get("items", {}) if isinstance(part, int) else node["properties"][part]
         allowed = list(node.get("properties", {}))
         for key in [k for k in target if k not in allowed]:
-            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, allowed)
             problems.append(((*where, key), f"unknown key {key!r}{hint}"))
     return problems
 
@@ -314,7 +319,8 @@ class _Checker:
                 declared = Params([*declared], open=True)  # unknown component: check ours only
                 given = {k: v for k, v in given.items() if k in kind.params}
             else:
-                declared = Params([*declared, *Params.of_component(component)])
+                theirs = Params.of_component(component)
+                declared = Params([*declared, *theirs], open=theirs.open)
         else:
             declared = Params([*declared], open=False)
         before = len(self.errors)
@@ -342,8 +348,7 @@ class _Checker:
             return
         for key in given:
             if key not in kind.inputs:
-                close = difflib.get_close_matches(str(key), list(kind.inputs), n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
+                hint = did_you_mean(key, kind.inputs)
                 known = f" (inputs of {kind.name!r}: {', '.join(kind.inputs) or 'none'})"
                 self.errors.append(((*where, key), f"unknown input {key!r}{hint}{known}"))
         for key, declared in kind.inputs.items():
@@ -369,7 +374,20 @@ class _Checker:
         if kind.check is not None:
             inputs = {k: [step for step, _ in v] for k, v in spec.inputs.items()}
             params_where = spec.where if len(spec.where) == 1 else (*spec.where, "params")
-            for problem in kind.check(spec.params, context, inputs):
+            try:
+                problems = list(kind.check(spec.params, context, inputs))
+            except Exception as exc:
+                if strict_plugins():
+                    raise
+                plugin = self.registry.plugin_of("steps", kind.name)
+                problems = [
+                    StepProblem(
+                        (),
+                        f"the check of step kind {kind.name!r} (plugin {plugin.name}) failed:"
+                        f" {type(exc).__name__}: {exc}",
+                    )
+                ]
+            for problem in problems:
                 place = problem.path if problem.top else (*params_where, *problem.path)
                 self.errors.append((place, problem.message))
 
@@ -387,8 +405,7 @@ class _Checker:
             return None
         step, _, output = ref.partition(".")
         if step not in kinds:
-            close = difflib.get_close_matches(step, list(kinds), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(step, kinds)
             self.errors.append((place, f"no step named {step!r}{hint}"))
             return None
         if step == owner:

@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 
 from cookbook import __version__
+from cookbook.contract.errors import CookbookError
 from cookbook.contract.steps import Artifact, Dataset, PipelineContext, StepContext, StepKind
 from cookbook.pipeline.cache import (
     StepResult,
@@ -31,7 +32,7 @@ from cookbook.pipeline.cache import (
 )
 from cookbook.pipeline.card import dataset_card
 from cookbook.pipeline.config import PATH_FORMAT, Pipeline, StepSpec
-from cookbook.registry import get_registry
+from cookbook.registry import get_registry, strict_plugins
 
 
 @dataclass
@@ -144,8 +145,6 @@ def _inputs(spec: StepSpec, kind: StepKind, results: dict[str, StepResult]) -> d
 
 
 def _checked_outputs(spec: StepSpec, kind: StepKind, outputs: Any) -> dict[str, Artifact]:
-    from cookbook.contract.errors import CookbookError
-
     if not isinstance(outputs, dict) or set(outputs) != set(kind.outputs):
         got = sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__
         raise CookbookError(
@@ -191,7 +190,20 @@ def run(pipeline: Pipeline, *, force: bool = False, console: Console | None = No
                 sources={k: [step for step, _ in refs] for k, refs in spec.inputs.items()},
                 log=lambda message: console.print(message, highlight=False),
             )
-            return _checked_outputs(spec, kind, kind.run(ctx, **spec.params))
+            try:
+                outputs = kind.run(ctx, **spec.params)
+            except (CookbookError, KeyboardInterrupt):
+                raise
+            except Exception as exc:
+                if strict_plugins():
+                    raise
+                plugin = get_registry().plugin_of("steps", spec.kind)
+                raise CookbookError(
+                    f"step {spec.name!r} (kind {spec.kind!r}, plugin {plugin.name}"
+                    f" {plugin.version}) failed: {type(exc).__name__}: {exc}"
+                    " (COOKBOOK_STRICT_PLUGINS=1 shows the traceback)"
+                ) from exc
+            return _checked_outputs(spec, kind, outputs)
 
         try:
             result = run_step(root, spec.name, spec.kind, digest, record, work, force=force)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from cookbook.contract.components import KINDS
-from cookbook.contract.errors import CookbookError, PluginClashError
+from cookbook.contract.errors import CookbookError, PluginClashError, did_you_mean
 
 
 @dataclass
@@ -125,7 +124,7 @@ class Registry:
     def suggest(self, kind: str, name: str) -> str:
         """``"; did you mean 'x'?"`` for the closest registered name, or a list of known ones."""
         names = self.names(kind)
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-        if close:
-            return f"; did you mean {close[0]!r}?"
+        hint = did_you_mean(name, names, cutoff=0.5)
+        if hint:
+            return hint
         return f" (known: {', '.join(names)})" if names else " (none are installed)"

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
-from cookbook import UNSET, CookbookError, Param, Params
+from cookbook import UNSET, CookbookError, Param, Params, did_you_mean
 from cookbook_plugins.mixers.objectives import Objective, Regularization, Scores
 
 if TYPE_CHECKING:  # numpy and the mixing maths load on first use: list-plugins stays fast
@@ -113,10 +113,7 @@ def _bound_vector(
         return np.full(len(templates), float(bound))
     for name in bound:
         if name != "*" and name not in templates:
-            import difflib
-
-            close = difflib.get_close_matches(name, templates, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, templates, cutoff=0.5)
             raise CookbookError(f"{owner}: {key}.{name}: not a template of the scores{hint}")
     rest = float(bound.get("*", default))
     return np.array([float(bound.get(t, rest)) for t in templates])

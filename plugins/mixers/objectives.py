@@ -4,12 +4,11 @@ so the mixers plugin imports fast."""
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from cookbook import CookbookError
+from cookbook import CookbookError, did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,11 +37,6 @@ def _is_number(value: Any) -> bool:
     return True
 
 
-def _suggest(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def task_weight_vector(matrix: ScoreMatrix, task_weights: Mapping[str, float] | None) -> np.ndarray:
     """Normalised importance of each task for the ``mean`` objective (unnamed tasks weigh 1)."""
     import numpy as np
@@ -52,7 +46,7 @@ def task_weight_vector(matrix: ScoreMatrix, task_weights: Mapping[str, float] | 
         if task not in matrix.tasks:
             raise CookbookError(
                 f"task_weights: task {task!r} is not in the score matrix"
-                f"{_suggest(task, matrix.tasks)}"
+                f"{did_you_mean(task, matrix.tasks, cutoff=0.5)}"
             )
         if not _is_number(value) or not math.isfinite(float(value)) or float(value) < 0:
             raise CookbookError(f"task_weights.{task}: must be a number >= 0, got {value!r}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.errors import CookbookError, did_you_mean
 
 SOURCES = ("alignment", "proxy", "file")
 
@@ -101,10 +101,7 @@ def is_number(value: Any) -> bool:
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return did_you_mean(name, known, cutoff=0.5)
 
 
 def as_matrix(scores: ScoreMatrix | Mapping[str, Mapping[str, float]]) -> ScoreMatrix:
