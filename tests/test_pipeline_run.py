@@ -188,3 +188,21 @@ def test_a_mix_file_edited_in_place_reruns_the_mix(tmp_path):
     scores.write_text(scores.read_text().replace("0.6", "0.7"))
     cached = {step.name: step.cached for step in runner.plan(load_pipeline(path))}
     assert cached == {"mix": False, "generate": False}
+
+
+def test_the_run_folder_keeps_a_resolved_pipeline_that_plans_the_same_steps(tmp_path):
+    text = BASIC + textwrap.dedent("""\
+        tasks:
+          - {name: qa, type: squad, path: tiny_squad.json}
+        mix: {mixer: cvxpy, scores: file, file: scores.csv}
+        """)
+    pipeline = load_pipeline(write(tmp_path, text))
+    runner.run(pipeline)
+    kept = tmp_path / "out" / "pipeline.yaml"
+    moved = tmp_path / "elsewhere" / "pipeline.yaml"
+    moved.parent.mkdir()
+    shutil.copy(kept, moved)  # paths in it are absolute: it loads from anywhere
+    again = load_pipeline(moved)
+    assert [(s.name, s.kind) for s in again.steps] == [(s.name, s.kind) for s in pipeline.steps]
+    assert [s.hash for s in runner.plan(again)] == [s.hash for s in runner.plan(pipeline)]
+    assert all(step.cached for step in runner.plan(again))

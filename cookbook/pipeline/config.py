@@ -9,7 +9,7 @@ unknown inputs, type mismatches and cycles. Each error names ``file:line: json.p
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,36 @@ class Pipeline:
     @property
     def name(self) -> str:
         return self.context.name
+
+    def resolved(self) -> dict[str, Any]:
+        """The pipeline as a graph with every default filled in and every path absolute: a
+        file that loads to the same steps from anywhere (the run folder keeps it)."""
+        context = self.context
+        data: dict[str, Any] = {"name": context.name, "seed": context.seed}
+        data["output_dir"] = str(self.output_dir)
+        if context.model is not None:
+            data["model"] = context.model
+        data["token_space"] = context.token_space
+        if context.templates:
+            data["templates"] = [{"name": t.name, "params": t.params} for t in context.templates]
+        if context.tasks:
+            data["tasks"] = [
+                {k: v for k, v in asdict(t).items() if v is not None and v != {}}
+                for t in context.tasks
+            ]
+        from cookbook.registry import get_registry
+
+        steps = []
+        for spec in self.steps:
+            kind = get_registry().get("steps", spec.kind)
+            inputs: dict[str, Any] = {}
+            for key, refs in spec.inputs.items():
+                names = [f"{step}.{output}" for step, output in refs]
+                inputs[key] = names if kind.inputs[key].many else names[0]
+            entry = {"name": spec.name, "kind": spec.kind, "inputs": inputs, "params": spec.params}
+            steps.append({k: v for k, v in entry.items() if v != {}})
+        data["steps"] = steps
+        return data
 
 
 def apply_overrides(data: Any, overrides: list[tuple[str, Any]]) -> Any:

@@ -165,9 +165,8 @@ def run(pipeline: Pipeline, *, force: bool = False, console: Console | None = No
     console = console or Console(stderr=True)
     root = pipeline.output_dir
     root.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(
-        root / "pipeline.yaml", yaml.safe_dump(pipeline.data, sort_keys=False, allow_unicode=True)
-    )
+    resolved = yaml.safe_dump(pipeline.resolved(), sort_keys=False, allow_unicode=True)
+    write_text_atomic(root / "pipeline.yaml", resolved)
     log = _Log(root / "logs" / "run.log")
     log.write(f"run {pipeline.path} (cookbook {__version__})")
     results: dict[str, StepResult] = {}
