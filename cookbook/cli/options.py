@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 import typer.core
+from rich.markup import escape
 
 from cookbook.contract.params import Params, parse_assignments
 
@@ -16,7 +17,7 @@ ParamOption = Annotated[
     typer.Option(
         "--param",
         "-p",
-        help="A parameter KEY=VALUE (repeatable; VALUE is read as YAML: 3, 0.5, true, [a, b]).",
+        help="A parameter KEY=VALUE (repeatable; VALUE is read as YAML: 3, 0.5, true, \\[a, b]).",
     ),
 ]
 
@@ -33,8 +34,8 @@ def describe_params(params: Params) -> list[str]:
         schema = spec.schema
         kind = _type_name(schema)
         default = "" if "default" not in schema else f" = {json.dumps(schema['default'])}"
-        text = spec.description
-        lines.append(f"  [bold]{spec.name}[/] ({kind}){default}" + (f": {text}" if text else ""))
+        text = f": {spec.description}" if spec.description else ""
+        lines.append(f"  [bold]{spec.name}[/] " + escape(f"({kind}){default}{text}"))
     return lines
 
 

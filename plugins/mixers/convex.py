@@ -44,7 +44,9 @@ class CvxpyMixer:
         self,
         scores: Scores,
         *,
-        objective: Objective = "mean",
+        objective: Annotated[
+            Objective, Param("mean: the tasks' (weighted) mean; maxmin: the worst task's.")
+        ] = "mean",
         task_weights: Annotated[
             Mapping[str, float] | None,
             Param(
@@ -53,8 +55,13 @@ class CvxpyMixer:
                 additionalProperties={"type": "number", "minimum": 0},
             ),
         ] = UNSET,
-        regularization: Regularization | None = None,
-        strength: Annotated[float | None, Param(minimum=0)] = None,
+        regularization: Annotated[
+            Regularization | None,
+            Param("entropy rewards spread weights, l2 penalises concentrated ones."),
+        ] = None,
+        strength: Annotated[
+            float | None, Param("Weight of the regularization (needs one).", minimum=0)
+        ] = None,
         min_weight: Bound = UNSET,
         max_weight: Bound = UNSET,
     ) -> dict[str, float]:

@@ -37,7 +37,11 @@ class FixedMixer:
         *,
         weights: Annotated[
             Mapping[str, float],
-            Param(minProperties=1, additionalProperties={"type": "number", "minimum": 0}),
+            Param(
+                "{template: weight}; normalised to sum to one, unnamed templates get 0.",
+                minProperties=1,
+                additionalProperties={"type": "number", "minimum": 0},
+            ),
         ],
     ) -> dict[str, float]:
         """``weights`` over the matrix's templates (unnamed ones get 0); no scores: as given."""
