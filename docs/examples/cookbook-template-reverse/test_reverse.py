@@ -1,12 +1,11 @@
-from cookbook.registry import get_registry
+from cookbook import get_registry
+from cookbook.engine import SampleMaker, resolve_token_space
 
 
 def test_reverse_samples_follow_their_rule():
     reverse = get_registry().get("templates", "reverse")
-    from cookbook.engine.samples import SampleMaker
-    from cookbook.engine.token_spaces import builtin_token_space
-
-    maker = SampleMaker(reverse, "reverse", reverse.resolve(), 0, builtin_token_space("pseudowords"))
+    params = reverse.resolve()  # the defaults, validated
+    maker = SampleMaker(reverse, "reverse", params, 0, resolve_token_space("pseudowords"))
     record = maker.record(0)
     assert record["slots"]["answer"].split() == record["slots"]["words"].split()[::-1]
-    assert reverse.align(record["slots"], record["slots"]["answer"], reverse.resolve()) == 1.0
+    assert reverse.align(record["slots"], record["slots"]["answer"], params) == 1.0
