@@ -2,7 +2,7 @@
 
     python benchmarks/results_table.py runs/results/base runs/results/mix runs/results/uniform
 
-Each run folder's ``manifest.json`` names its eval stage; every (model, task) row becomes a
+Each run folder's ``manifest.json`` names its eval step; every (model, task) row becomes a
 cell "metric (alignment)". The column is the run folder's name, with ``base`` for base rows.
 ``--subset tydiqa=100`` recomputes that task's metric on its first 100 records from the saved
 generations (so runs evaluated on different numbers of records compare on the same ones).
@@ -17,12 +17,16 @@ from pathlib import Path
 
 
 def eval_stage(run: Path) -> dict:
-    """The eval stage entry of the manifest of the run in folder ``run``."""
+    """The eval step of the run in folder ``run``: its ``folder`` and its ``rows`` (from a
+    run of this version, or the eval stage of a run made before pipelines had steps)."""
     manifest = json.loads((run / "manifest.json").read_text())
-    for stage in manifest["stages"]:
+    for step in manifest.get("steps", []):
+        if step["kind"] == "eval":
+            return {"folder": step["folder"], "rows": step["outputs"]["results"]["rows"]}
+    for stage in manifest.get("stages", []):
         if stage["name"] == "eval":
-            return stage
-    raise SystemExit(f"{run}: no eval stage in manifest.json")
+            return {"folder": stage["folder"], "rows": stage["summary"]["rows"]}
+    raise SystemExit(f"{run}: no eval step in manifest.json")
 
 
 def subset_value(run: Path, stage: dict, row: dict, n: int) -> float:
@@ -59,7 +63,7 @@ def main() -> None:
     columns: list[str] = []
     for run in args.runs:
         stage = eval_stage(run)
-        for row in stage["summary"]["rows"]:
+        for row in stage["rows"]:
             column = "base" if row["model"] == "base" else run.name
             if column not in columns:
                 columns.append(column)

@@ -234,7 +234,7 @@ def test_resume_refuses_changed_settings_and_training_over_a_run(
 ):
     out = str(tmp_path / "out")
     trainer.train(data, tiny_model, out, **{**FAST, "max_steps": 3, "checkpoint_every": 2})
-    with pytest.raises(CookbookError, match="pass --resume"):
+    with pytest.raises(CookbookError, match=r"pass resume: true \(-p resume=true\)"):
         trainer.train(data, tiny_model, out, **{**FAST, "max_steps": 3})
     with pytest.raises(CookbookError, match=r"params.max_steps: 3 -> 5"):
         trainer.train(data, tiny_model, out, **{**FAST, "max_steps": 5, "resume": True})

@@ -43,7 +43,7 @@ def test_json_has_weights_predicted_scores_and_the_objective_value(scores):
     assert out["weights"] == pytest.approx({"qa": 2 / 3, "choice": 1 / 3, "cloze": 0.0}, abs=1e-6)
     assert out["predicted"] == pytest.approx({"squad": 2 / 3, "piqa": 2 / 3}, abs=1e-6)
     assert out["objective"] == pytest.approx(2 / 3, abs=1e-6)
-    assert out["objective_name"] == "cvxpy" and out["params"]["objective"] == "maxmin"
+    assert out["objective_name"] == "maxmin" and out["params"]["objective"] == "maxmin"
     assert out["uniform_predicted"] == pytest.approx({"squad": 0.5, "piqa": 2.5 / 3})
     assert out["source"] == "file" and out["mixer"] == "cvxpy"
 
@@ -54,7 +54,7 @@ def test_table_shows_learned_beside_uniform_with_average_and_worst_task(scores):
         assert text in out
     assert "0.6667" in out  # learned worst task
     assert "0.5000" in out  # uniform worst task (squad)
-    assert "objective (cvxpy): 0.6667" in out
+    assert "objective (maxmin): 0.6667" in out
     assert "1 of 3 templates have weight 0" in out
 
 

@@ -206,3 +206,58 @@ def test_the_run_folder_keeps_a_resolved_pipeline_that_plans_the_same_steps(tmp_
     assert [(s.name, s.kind) for s in again.steps] == [(s.name, s.kind) for s in pipeline.steps]
     assert [s.hash for s in runner.plan(again)] == [s.hash for s in runner.plan(pipeline)]
     assert all(step.cached for step in runner.plan(again))
+
+
+def test_parameters_that_change_nothing_stay_out_of_the_cache_key(tmp_path):
+    path = write(tmp_path, BASIC + "model: m\ntrain: {trainer: lora, max_steps: 3}\n")
+    hashes = {s.name: s.hash for s in runner.plan(load_pipeline(path))}
+    quiet = load_pipeline(path, [("train.progress", False), ("generate.workers", 1)])
+    assert {s.name: s.hash for s in runner.plan(quiet)} == hashes
+    longer = load_pipeline(path, [("train.max_steps", 4)])
+    changed = {s.name: s.hash != hashes[s.name] for s in runner.plan(longer)}
+    assert changed == {"generate": False, "train": True}
+    seeded = load_pipeline(path, [("seed", 5)])
+    assert all(s.hash != hashes[s.name] for s in runner.plan(seeded))
+
+
+RECORDER = """
+import json
+from pathlib import Path
+
+from cookbook import ModelInfo, Params, hookimpl
+
+
+class Recorder:
+    name = "recorder"
+
+    def train(self, data, model, output_dir, *, seed: int = 0, resume: bool | str = False):
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(output_dir) / "seen.json").write_text(json.dumps({"seed": seed, "resume": resume}))
+        ModelInfo(base=model, chat_template=False, trainer=self.name).save(output_dir)
+        return {"loss": [1.0], "step": 1}
+
+    params = Params.of(train)
+
+
+@hookimpl
+def register_trainers(register):
+    register(Recorder())
+"""
+
+
+def test_the_pipeline_seed_reaches_the_trainer_unless_the_train_section_sets_one(
+    install_fake, tmp_path
+):
+    install_fake("cookbook-recorder", "recorder", RECORDER)
+    text = BASIC.replace("seed: 2", "seed: 7") + "model: m\ntoken_space: pseudowords\n"
+    text += "train: {trainer: recorder}\n"
+    path = write(tmp_path, text)
+    manifest = runner.run(load_pipeline(path))
+    model = {s["name"]: s for s in manifest["steps"]}["train"]
+    seen = tmp_path / "out" / model["folder"] / "model" / "seen.json"
+    assert json.loads(seen.read_text()) == {"seed": 7, "resume": "auto"}
+    assert model["outputs"]["model"]["chat_template"] is False
+    manifest = runner.run(load_pipeline(path, [("train.seed", 3)]))
+    model = {s["name"]: s for s in manifest["steps"]}["train"]
+    seen = tmp_path / "out" / model["folder"] / "model" / "seen.json"
+    assert json.loads(seen.read_text())["seed"] == 3

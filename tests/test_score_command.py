@@ -184,3 +184,23 @@ def test_the_cli_prints_errors_without_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "missing.json: no such file or folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_scorer_takes_the_template_parameters_it_declares_and_its_own():
+    from cookbook import Scorer
+    from cookbook.engine.alignment import alignment_scores
+
+    calls = []
+
+    def floored(slots, output, k: int = 3, floor: float = 0.0) -> float:
+        calls.append((k, floor))
+        return max(floor, 0.0)
+
+    scorer = Scorer("floored", "document_qa", floored)
+    template = get_registry().get("templates", "document_qa")
+    assert alignment_scores(template, [{}], ["x"], {"k": 2, "floor": 0.5}, scorer) == [0.5]
+    assert calls == [(2, 0.5)]
+    with pytest.raises(CookbookError, match="scorer 'floored': flor: unknown parameter 'flor'"):
+        alignment_scores(template, [{}], ["x"], {"flor": 0.5}, scorer)
+    with pytest.raises(CookbookError, match="template 'document_qa': k: 'two' is not of type"):
+        alignment_scores(template, [{}], ["x"], {"k": "two"}, scorer)

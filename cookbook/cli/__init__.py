@@ -13,7 +13,7 @@ from rich.markup import escape
 from cookbook.cli import eval as eval_cmd
 from cookbook.cli import generate, list_plugins, mix, pipeline, preview, score, train
 from cookbook.contract.errors import CookbookError
-from cookbook.registry import call_hook, get_registry, plugin_manager
+from cookbook.registry import call_hook, get_registry, plugin_manager, strict_plugins
 
 app = typer.Typer(
     name="cookbook",
@@ -57,6 +57,15 @@ def _plugin_commands() -> None:
 INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C
 
 
+def _is_usage_error(exc: BaseException) -> bool:
+    """A click exception (typer bundles its own click, so the class is matched by its
+    module): a bad option or argument, shown with its usage line."""
+    return any(
+        cls.__name__ == "ClickException" and cls.__module__.endswith("click.exceptions")
+        for cls in type(exc).__mro__
+    )
+
+
 def main() -> None:
     """Entry point: run the CLI, turning ``CookbookError`` into one clear message."""
     try:
@@ -77,13 +86,12 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("[yellow]Interrupted.[/]")
         sys.exit(INTERRUPTED)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if os.environ.get("COOKBOOK_DEBUG"):
+    except Exception as exc:  # usage errors of the command line, and the unexpected
+        if _is_usage_error(exc):
+            if type(exc).__name__ != "NoArgsIsHelpError":  # its help is already shown
+                exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if os.environ.get("COOKBOOK_DEBUG") or strict_plugins():
             raise
         err_console.print(
             f"[bold red]Error:[/] {type(exc).__name__}: {exc}"

@@ -34,8 +34,8 @@ def validate(file: FileArgument, set_: SetOption = None) -> None:
 
 
 def schema() -> None:
-    """Print the pipeline JSON Schema assembled with every installed step kind's and
-    component's parameters."""
+    """Print the pipeline JSON Schema with every installed step kind's and component's
+    parameters."""
     typer.echo(json.dumps(assembled_schema(get_registry()), indent=2))
 
 
@@ -64,8 +64,7 @@ def run(
     force: Annotated[bool, typer.Option("--force", help="Re-run every step.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
 ) -> None:
-    """Run a pipeline's steps (score, mix, generate, train, eval, or a plugin's), cached and
-    resumable, and write the run's card."""
+    """Run a pipeline's steps, cached and resumable, and write the run's card."""
     from cookbook.pipeline import runner
 
     pipeline = load_pipeline(file, parse_sets(set_))

@@ -133,7 +133,10 @@ def score_command(
     """The template alignment statistic: how much outputs follow TEMPLATE's rule (mean, 95% CI)."""
     registry = get_registry()
     tpl = registry.get("templates", template)
-    params = tpl.resolve(dict(parse_params(param)))
+    given = dict(parse_params(param))
+    # with a scorer, keys the template does not have are the scorer's own (checked there)
+    shared = given if scorer is None else {k: v for k, v in given.items() if k in tpl.params}
+    params = {**given, **tpl.resolve(shared)}
     if task is None and split is not None:
         raise CookbookError("--split applies to --task data only")
     if task is not None:

@@ -32,8 +32,10 @@ def train_command(
     trainer: Annotated[str, typer.Option(help="Trainer plugin (its parameters: below).")] = "lora",
     param: ParamOption = None,
 ) -> None:
-    """Fine-tune MODEL on the samples in DATA with a trainer plugin; its parameters are given
-    with -p KEY=VALUE (e.g. -p max_steps=60 -p resume=true)."""
+    """Fine-tune MODEL on the samples in DATA with a trainer plugin.
+
+    The trainer's parameters are given with -p KEY=VALUE (e.g. -p max_steps=60
+    -p resume=true); they are listed below."""
     from cookbook.engine.training import train_model
 
     if not data.is_file():

@@ -99,6 +99,9 @@ class Mixer(Protocol):
     #: ``objective_value(scores, weights, **params)``: the value the weights achieve, shown
     #: beside them; None when the mixer has no objective.
     objective_value: Callable[..., float] | None = None
+    #: ``objective_name(**params)``: what that value is (e.g. ``maxmin``); None: the mixer's
+    #: name.
+    objective_name: Callable[..., str] | None = None
 
     def mix(self, scores: Any, **params: Any) -> dict[str, float]:
         """Weights over templates (non-negative, summing to one) for ``scores`` (a

@@ -49,10 +49,14 @@ UNSET: Any = _Unset()
 
 
 class Param:
-    """A parameter's description and extra JSON Schema keywords, for ``Annotated``."""
+    """A parameter's description and extra JSON Schema keywords, for ``Annotated``.
 
-    def __init__(self, description: str = "", **keywords: Any) -> None:
+    ``cache=False`` marks a parameter that does not change what a component makes (a worker
+    count, a progress bar): a pipeline step leaves it out of its cache key."""
+
+    def __init__(self, description: str = "", *, cache: bool = True, **keywords: Any) -> None:
         self.description = description
+        self.cache = cache
         self.keywords = keywords
 
     def __repr__(self) -> str:
@@ -67,6 +71,8 @@ class ParamSpec:
     name: str
     default: Any = REQUIRED
     schema: dict[str, Any] = field(default_factory=dict)
+    #: Whether the value enters a pipeline step's cache key (``Param(cache=False)``: not).
+    cache: bool = True
 
     @property
     def required(self) -> bool:
@@ -136,11 +142,16 @@ def type_schema(annotation: Any) -> dict[str, Any]:
     return {}
 
 
+def _meta(annotation: Any) -> Param | None:
+    """The ``Param`` in an ``Annotated`` annotation, if any."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return next((m for m in typing.get_args(annotation)[1:] if isinstance(m, Param)), None)
+    return None
+
+
 def _param_schema(annotation: Any, default: Any) -> dict[str, Any]:
     """A parameter's schema: from its type, its ``Param`` keywords, and its default."""
-    meta = None
-    if typing.get_origin(annotation) is typing.Annotated:
-        meta = next((m for m in typing.get_args(annotation)[1:] if isinstance(m, Param)), None)
+    meta = _meta(annotation)
     schema = type_schema(annotation) if annotation is not inspect.Parameter.empty else {}
     if not schema and default not in (REQUIRED, UNSET, None):
         schema = type_schema(type(default))
@@ -185,7 +196,9 @@ class Params:
                 continue
             default = REQUIRED if p.default is p.empty else p.default
             annotation = hints.get(p.name, p.empty) if hints is not None else _annotation(fn, p)
-            specs.append(ParamSpec(p.name, default, _param_schema(annotation, default)))
+            meta = _meta(annotation)
+            cache = meta.cache if meta is not None else True
+            specs.append(ParamSpec(p.name, default, _param_schema(annotation, default), cache))
         return cls(specs, open=open_)
 
     @classmethod

@@ -230,8 +230,8 @@ class StepKind:
 
     ``component`` names a parameter that selects a component, ``(key, kind)``: that
     component's parameters are accepted beside the step's own and validated as its, and its
-    version joins the cache key. ``volatile`` parameters do not change the outputs (a worker
-    count, a progress bar) and stay out of the cache key. ``check(params, pipeline, inputs)``
+    version joins the cache key (parameters marked ``Param(cache=False)``, the step's or the
+    component's, stay out of it). ``check(params, pipeline, inputs)``
     returns more problems (a ``StepProblem`` list) found before anything runs, with ``inputs``
     mapping each input to the names of the steps it reads. ``card(name, outputs, params,
     pipeline)`` returns a Markdown section for the run's dataset card.
@@ -244,7 +244,6 @@ class StepKind:
     params: Params = field(default_factory=Params)
     uses: tuple[str, ...] = ()
     component: tuple[str, str] | None = None
-    volatile: tuple[str, ...] = ()
     check: Callable[..., list[StepProblem]] | None = None
     card: Callable[..., str] | None = None
     description: str = ""
@@ -264,7 +263,6 @@ def step_kind(
     outputs: Mapping[str, str] | None = None,
     uses: tuple[str, ...] = (),
     component: tuple[str, str] | None = None,
-    volatile: tuple[str, ...] = (),
     check: Callable[..., list[StepProblem]] | None = None,
     card: Callable[..., str] | None = None,
     name: str | None = None,
@@ -283,7 +281,6 @@ def step_kind(
             params=Params.of(run),
             uses=tuple(uses),
             component=component,
-            volatile=tuple(volatile),
             check=check,
             card=card,
             description=description or doc.split("\n\n")[0],

@@ -16,6 +16,7 @@ from typing import Any
 
 from cookbook.contract.components import Scorer
 from cookbook.contract.errors import CookbookError
+from cookbook.contract.params import Params
 from cookbook.contract.templates import Template, bind_params
 
 
@@ -58,13 +59,21 @@ def scoring_function(
 ) -> Callable[[Mapping[str, Any], Any], float]:
     """``score(slots, output)`` for ``template`` under ``params`` (validated, defaults filled).
 
-    Parameters are bound once, so scoring many records pays no per-record overhead.
+    A registered scorer receives the template's parameters it declares, and its own (the
+    parameters of its ``score`` that the template does not have). Parameters are bound once,
+    so scoring many records pays no per-record overhead.
     """
-    resolved = template.own_params(template.resolve(params))
     chosen = resolve_scorer(template, scorer)
-    if chosen is not None:
-        return bind_params(chosen.score, resolved)
-    return template.scoring(resolved)
+    if chosen is None:
+        return template.scoring(template.own_params(template.resolve(params)))
+    given = dict(params or {})
+    shared = {k: v for k, v in given.items() if k in template.params}
+    resolved = template.own_params(template.resolve(shared))
+    own = Params.of_component(chosen).without(template.params.names)
+    extra = own.resolve(
+        f"scorer {chosen.name!r}", {k: v for k, v in given.items() if k not in shared}
+    )
+    return bind_params(chosen.score, {**resolved, **extra})
 
 
 def alignment_scores(

@@ -9,6 +9,7 @@ unknown inputs, type mismatches and cycles. Each error names ``file:line: json.p
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -51,6 +52,8 @@ class StepSpec:
     params: dict[str, Any]
     inputs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     where: tuple[Any, ...] = ()
+    #: Whether its kind, parameters and inputs passed validation (its check runs only then).
+    valid: bool = True
 
 
 @dataclass
@@ -188,6 +191,7 @@ class _Checker:
     def __init__(self, data: dict[str, Any], registry: Registry, base: Path) -> None:
         self.data, self.registry, self.base = data, registry, base
         self.errors: list[Problem] = []
+        self.context_valid = True
 
     def component(self, kind: str, name: Any, where: tuple[Any, ...]) -> Any:
         if not isinstance(name, str):
@@ -207,6 +211,8 @@ class _Checker:
             output_dir = f"runs/{name}"
         output = (self.base / output_dir).resolve()
         context = self.context(output)
+        # a step kind's check sees a complete context: not one with a template or task missing
+        self.context_valid = not self.errors
         steps = self.steps(context)
         return Pipeline(path, data, context, steps, output)
 
@@ -240,10 +246,16 @@ class _Checker:
         )
 
     def params(
-        self, declared: Params, given: Any, where: tuple[Any, ...], key: str = "params"
+        self,
+        declared: Params,
+        given: Any,
+        where: tuple[Any, ...],
+        key: str = "params",
+        keep: Callable[[str], bool] | None = None,
     ) -> dict[str, Any]:
-        """``given`` validated against ``declared``, defaults filled and paths made absolute;
-        problems are recorded under ``where + (key,)``."""
+        """``given`` validated against ``declared``, defaults filled (for the names ``keep``
+        accepts, when it is given) and paths made absolute; problems are recorded under
+        ``where + (key,)``."""
         place = (*where, key) if key else where
         problems = (
             declared.errors({**declared.defaults, **given})
@@ -255,6 +267,8 @@ class _Checker:
         if problems or not isinstance(given, dict):
             return {}
         values = {**declared.defaults, **given}
+        if keep is not None:
+            values = {k: v for k, v in values.items() if k in given or keep(k)}
         for spec in declared:
             if spec.schema.get("format") == PATH_FORMAT and isinstance(values.get(spec.name), str):
                 target = (self.base / values[spec.name]).resolve()
@@ -268,7 +282,10 @@ class _Checker:
         component = self.component("tasks", entry.get("type"), (*where, "type"))
         params = entry.get("params") or {}
         if component is not None:
-            self.params(Params.of_component(component), params, where)
+            # the reader's defaults apply when it reads; only the given values are kept
+            params = self.params(
+                Params.of_component(component), params, where, keep=lambda _: False
+            )
         paths = {}
         for key in ("path", "dev_path"):
             if isinstance(entry.get(key), str):
@@ -354,14 +371,18 @@ class _Checker:
         else:
             declared = Params([*declared], open=False)
         before = len(self.errors)
-        params = self.params(declared, given, params_where, key="")
+        # A component's defaults are its own to fill (a trainer's seed must stay unset for
+        # the pipeline's seed to apply): only the step's own defaults are filled in here.
+        params = self.params(declared, given, params_where, key="", keep=lambda k: k in kind.params)
         added = entry.get("added", ())
         self.errors[before:] = [
             (path, message)
             for path, message in self.errors[before:]
             if not (len(path) > len(params_where) and path[len(params_where)] in added)
         ]
-        return StepSpec(entry["name"], kind.name, params, where=where), kind
+        spec = StepSpec(entry["name"], kind.name, params, where=where)
+        spec.valid = len(self.errors) == before
+        return spec, kind
 
     def bind_inputs(
         self,
@@ -401,7 +422,7 @@ class _Checker:
                 if output is not None:
                     bound.append(output)
             spec.inputs[key] = bound
-        if kind.check is not None:
+        if kind.check is not None and spec.valid and self.context_valid:
             inputs = {k: [step for step, _ in v] for k, v in spec.inputs.items()}
             params_where = spec.where if len(spec.where) == 1 else (*spec.where, "params")
             try:

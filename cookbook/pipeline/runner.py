@@ -18,6 +18,7 @@ from rich.console import Console
 
 from cookbook import __version__
 from cookbook.contract.errors import CookbookError
+from cookbook.contract.params import Params, ParamSpec
 from cookbook.contract.steps import Artifact, Dataset, PipelineContext, StepContext, StepKind
 from cookbook.pipeline.cache import (
     StepResult,
@@ -64,13 +65,19 @@ def _uses(context: PipelineContext, uses: tuple[str, ...]) -> dict[str, Any]:
         out["token_space"] = context.token_space
     if "templates" in uses:
         out["templates"] = [
-            {"name": t.name, "params": t.params, "version": component_version("templates", t.name)}
+            {
+                "name": t.name,
+                "params": _params_by_content(get_registry().get("templates", t.name), t.params),
+                "version": component_version("templates", t.name),
+            }
             for t in context.templates
         ]
     if "tasks" in uses:
         tasks = []
         for t in context.tasks:
+            component = get_registry().get("tasks", t.type)
             entry = {**asdict(t), "data": file_digest(t.path), "version": _version_of_task(t.type)}
+            entry["params"] = _params_by_content(component, t.params)
             if t.dev_path:
                 entry["dev_data"] = file_digest(t.dev_path)
             entry.pop("path"), entry.pop("dev_path")
@@ -79,6 +86,28 @@ def _uses(context: PipelineContext, uses: tuple[str, ...]) -> dict[str, Any]:
     if "engine" in uses:
         out["engine"] = f"{__version__}+{source_digest('cookbook')}"
     return out
+
+
+def _by_content(spec: ParamSpec | None, value: Any) -> Any:
+    """A file parameter's value as it enters a cache key: its file name and content hash."""
+    if spec is not None and spec.schema.get("format") == PATH_FORMAT and value:
+        return {"path": Path(value).name, "data": file_digest(value)}
+    return value
+
+
+def _params_by_content(component: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """A component's parameters with its file parameters by content."""
+    declared = {s.name: s for s in Params.of_component(component)}
+    return {k: _by_content(declared.get(k), v) for k, v in params.items()}
+
+
+def step_params(kind: StepKind, params: dict[str, Any]) -> Params:
+    """The parameters a step of ``kind`` declares: its own and its component's."""
+    if kind.component is None:
+        return kind.params
+    key, component_kind = kind.component
+    component = get_registry().get(component_kind, params[key])
+    return Params([*kind.params, *Params.of_component(component)])
 
 
 def _version_of_task(task_type: str) -> str:
@@ -93,15 +122,13 @@ def step_record(spec: StepSpec, context: PipelineContext, hashes: dict[str, str]
     """What a step's hash is made of: its kind's code, its parameters (file parameters by
     content), what it uses of the pipeline, and the hashes of the steps it reads."""
     kind = _kind(spec)
+    declared = {s.name: s for s in step_params(kind, spec.params)}
     params = {}
-    declared = {s.name: s for s in kind.params}
     for key, value in spec.params.items():
-        if key in kind.volatile:
-            continue
         spec_of = declared.get(key)
-        if spec_of is not None and spec_of.schema.get("format") == PATH_FORMAT and value:
-            value = {"path": Path(value).name, "data": file_digest(value)}
-        params[key] = value
+        if spec_of is not None and not spec_of.cache:
+            continue
+        params[key] = _by_content(spec_of, value)
     record: dict[str, Any] = {
         "kind_version": component_version("steps", spec.kind),
         "params": params,

@@ -119,7 +119,7 @@ class LoraTrainer:
         num_threads: Annotated[
             int | None, Param("CPU threads (default: all cores).", minimum=1)
         ] = None,
-        progress: Annotated[bool, Param("Show a progress bar.")] = True,
+        progress: Annotated[bool, Param("Show a progress bar.", cache=False)] = True,
     ) -> dict[str, Any]:
         """Train on ``data`` from ``model`` into ``output_dir``; returns the run's metrics.
 

@@ -86,6 +86,10 @@ class CvxpyMixer:
 
     params = Params.of(mix)
 
+    def objective_name(self, objective: str = "mean", **_params: Any) -> str:
+        """The objective these parameters optimise: ``mean`` or ``maxmin``."""
+        return objective
+
     def objective_value(
         self,
         scores: Scores,

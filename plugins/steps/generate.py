@@ -27,7 +27,6 @@ def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
     inputs={"mixture": Input("mixture", optional=True, description="Weights over templates.")},
     outputs={"data": "dataset"},
     uses=("templates", "seed", "token_space", "engine"),
-    volatile=("workers",),
     check=_check,
     card=_card,
 )
@@ -41,7 +40,9 @@ def generate(
         ),
     ],
     format: Annotated[Literal["jsonl", "parquet"], Param("File format.")] = "jsonl",
-    workers: Annotated[int | None, Param("Processes (default: all cores).", minimum=1)] = None,
+    workers: Annotated[
+        int | None, Param("Processes (default: all cores).", minimum=1, cache=False)
+    ] = None,
     templates: Annotated[
         list[str] | None, Param("Which of the pipeline's templates (default: all).")
     ] = None,

@@ -121,6 +121,7 @@ def learn_mixture(
     resolved = Params.of_component(component).resolve(f"mixer {mixer!r}", params)
     weights = component.mix(matrix if matrix else {}, **resolved)
     value_of = setting(component, "objective_value", "mixers") if matrix else None
+    name_of = setting(component, "objective_name", "mixers")
     return mixture_document(
         weights,
         matrix,
@@ -128,6 +129,6 @@ def learn_mixture(
         source=source,
         params=resolved,
         objective=float(value_of(matrix, weights, **resolved)) if value_of else None,
-        objective_name=mixer if value_of else None,
+        objective_name=(str(name_of(**resolved)) if name_of else mixer) if value_of else None,
         total=total,
     )
