@@ -56,7 +56,7 @@ from cookbook.contract.task_files import (
     read_jsonl,
     require_field,
 )
-from cookbook.contract.templates import Template, template
+from cookbook.contract.templates import PromptFormat, Template, template
 from cookbook.contract.text import (
     fuzzy_f1,
     normalize_tokens,
@@ -91,6 +91,7 @@ __all__ = [
     "Params",
     "PipelineContext",
     "PluginClashError",
+    "PromptFormat",
     "Results",
     "SampleRandom",
     "Scorer",

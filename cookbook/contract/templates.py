@@ -15,10 +15,10 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 from cookbook.contract.errors import CookbookError
-from cookbook.contract.params import UNSET, Params, ParamSpec
+from cookbook.contract.params import UNSET, Param, Params, ParamSpec
 from cookbook.contract.seeding import SampleRandom
 from cookbook.contract.text import fuzzy_f1
 from cookbook.contract.tokens import TokenSpace
@@ -42,6 +42,10 @@ FORMAT_PARAMS = Params(
 )
 
 Renderer = str | Callable[[Mapping[str, Any]], str]
+
+#: The type of a task's ``prompt`` parameter, the template's prompt format for its records:
+#: ``prompt: PromptFormat = UNSET`` in a task's ``read``.
+PromptFormat = Annotated[str, Param("Prompt format over the slots (str.format).")]
 
 
 def accepted_params(fn: Callable[..., Any], params: Mapping[str, Any]) -> dict[str, Any]:

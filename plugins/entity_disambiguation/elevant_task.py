@@ -31,6 +31,7 @@ from cookbook import (
     CookbookError,
     Param,
     Params,
+    PromptFormat,
     SampleRandom,
     Task,
     TaskRecord,
@@ -201,7 +202,7 @@ class ElevantTask(Task):
         path: str,
         split: str | None = None,
         *,
-        prompt: Annotated[str, Param("Prompt format over the slots.")] = UNSET,
+        prompt: PromptFormat = UNSET,
         candidates: Annotated[int, Param(minimum=2)] = 4,
         window: Annotated[
             int, Param("Words of context kept on each side of the mention.", minimum=1)

@@ -16,7 +16,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from cookbook import UNSET, CookbookError, Param, Params, Task, TaskRecord, check_outputs
+from cookbook import (
+    UNSET,
+    CookbookError,
+    Param,
+    Params,
+    PromptFormat,
+    Task,
+    TaskRecord,
+    check_outputs,
+)
 from cookbook_plugins.entity_matching.template import entity_matching, parse_yes_no, serialize
 
 Table = dict[str, dict[str, str]]
@@ -84,7 +93,7 @@ class DeepMatcherTask(Task):
         path: str,
         split: str | None = None,
         *,
-        prompt: Annotated[str, Param("Prompt format over the slots.")] = UNSET,
+        prompt: PromptFormat = UNSET,
         exclude: Annotated[
             list[str],
             Param("Columns to leave out (e.g. an identifier that leaks the label)."),

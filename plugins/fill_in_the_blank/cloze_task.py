@@ -11,12 +11,12 @@ template replies to a passage instead of continuing it (``chat_template`` overri
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 from cookbook import (
     UNSET,
-    Param,
     Params,
+    PromptFormat,
     Task,
     TaskRecord,
     check_outputs,
@@ -51,7 +51,7 @@ class ClozeTask(Task):
         path: str,
         split: str | None = None,
         *,
-        prompt: Annotated[str, Param("Prompt format over the slots.")] = UNSET,
+        prompt: PromptFormat = UNSET,
     ) -> Iterator[TaskRecord]:
         """Records of the JSONL file at ``path`` (or in that folder the one named ``split``)."""
         file = data_file(self.name, path, split, ".jsonl")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 from cookbook import (
     UNSET,
     CookbookError,
-    Param,
     Params,
+    PromptFormat,
     Task,
     TaskRecord,
     best_choice,
@@ -56,7 +56,7 @@ class MultipleChoiceTask(Task):
         path: str,
         split: str | None = None,
         *,
-        prompt: Annotated[str, Param("Prompt format over the slots.")] = UNSET,
+        prompt: PromptFormat = UNSET,
     ) -> Iterator[TaskRecord]:
         """Records of the JSONL file at ``path`` (or in that folder the one named ``split``)."""
         file = data_file(self.name, path, split, ".jsonl")

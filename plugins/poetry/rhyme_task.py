@@ -18,7 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from cookbook import UNSET, CookbookError, Param, Params, Task, TaskRecord, check_outputs
+from cookbook import (
+    UNSET,
+    CookbookError,
+    Param,
+    Params,
+    PromptFormat,
+    Task,
+    TaskRecord,
+    check_outputs,
+)
 from cookbook_plugins.poetry.template import (
     format_scheme,
     normalize_scheme,
@@ -146,7 +155,7 @@ class RhymeTask(Task):
         path: str,
         split: str | None = None,
         *,
-        prompt: Annotated[str, Param("Prompt format over the slots.")] = UNSET,
+        prompt: PromptFormat = UNSET,
         min_lines: Annotated[int, Param(minimum=1)] = 2,
         max_lines: Annotated[
             int, Param("Longer stanzas (some run past 100 lines) are left out.", minimum=1)

@@ -12,13 +12,13 @@ import re
 import string
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 from cookbook import (
     UNSET,
     CookbookError,
-    Param,
     Params,
+    PromptFormat,
     Task,
     TaskRecord,
     check_outputs,
@@ -66,7 +66,7 @@ class SquadTask(Task):
         path: str,
         split: str | None = None,
         *,
-        prompt: Annotated[str, Param("Prompt format over the slots.")] = UNSET,
+        prompt: PromptFormat = UNSET,
     ) -> Iterator[TaskRecord]:
         """Records of the SQuAD file at ``path`` (or the one in that folder matching ``split``)."""
         file = data_file(self.name, path, split, ".json")
