@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -274,13 +275,30 @@ def _pool(workers: int, initializer: Callable[..., None], initargs: tuple[Any, .
         workers,
         mp_context=_context(),
         initializer=_start_worker,
-        initargs=(initializer, initargs),
+        initargs=(os.getpid(), initializer, initargs),
     )
 
 
-def _start_worker(initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+def _start_worker(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    die_with_parent(parent)
     _keep_freed_memory()
     initializer(*initargs)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when ``parent`` does, even when the parent is killed with
+    SIGKILL and can clean up nothing (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing)."""
+    if not sys.platform.startswith("linux"):  # pragma: no cover - other systems
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _keep_freed_memory() -> None:
