@@ -90,3 +90,11 @@ def test_a_missing_column_or_ragged_row_names_the_file(dataset):
     (dataset / "tableA.csv").write_text("id,name,city\n0,x,y\n1,z\n")
     with pytest.raises(CookbookError, match=r"tableA\.csv:3: expected 3 fields"):
         list(deepmatcher.read(str(dataset)))
+
+
+def test_a_byte_order_mark_on_the_tables_is_read_past(dataset):
+    """Spreadsheet exports start a CSV file with a UTF-8 byte order mark."""
+    expected = [(r.id, r.slots, r.answers) for r in deepmatcher.read(str(dataset))]
+    for table in dataset.glob("*.csv"):
+        table.write_bytes(b"\xef\xbb\xbf" + table.read_bytes())
+    assert [(r.id, r.slots, r.answers) for r in deepmatcher.read(str(dataset))] == expected

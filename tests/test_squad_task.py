@@ -79,3 +79,13 @@ def test_metric_is_the_best_over_gold_answers_in_percent():
     assert metrics["f1"] == pytest.approx(100 * expected_f1 / 3)
     with pytest.raises(CookbookError, match="3 records but 2 outputs"):
         squad.metric(records, outputs[:2])
+
+
+def test_a_byte_order_mark_before_the_json_is_read_past(tmp_path):
+    from cookbook_plugins.qa.squad_task import squad
+
+    source = Path(__file__).parent / "fixtures" / "qa" / "squad_small.json"
+    marked = tmp_path / "marked.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + source.read_bytes())
+    expected = [(r.id, r.answers) for r in squad.read(str(source))]
+    assert [(r.id, r.answers) for r in squad.read(str(marked))] == expected

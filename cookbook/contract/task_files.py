@@ -33,7 +33,7 @@ def data_file(task: str, path: str | Path, split: str | None, suffix: str) -> Pa
 def read_json(path: Path) -> Any:
     """The JSON document at ``path``; a syntax error names the line and column."""
     try:
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8-sig") as f:
             return json.load(f)
     except json.JSONDecodeError as exc:
         raise CookbookError(
@@ -46,7 +46,7 @@ def read_json(path: Path) -> Any:
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a bad line names the file and line."""
     try:
-        with path.open(encoding="utf-8") as f:
+        with path.open(encoding="utf-8-sig") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
