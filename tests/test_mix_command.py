@@ -107,7 +107,7 @@ def test_uniform_and_fixed_mixers(scores):
             ["-p", "objectve=mean"],
             "objectve: unknown parameter 'objectve'; did you mean 'objective'",
         ),
-        (["-p", "min_weight={qa: lots}"], "min_weight: {'qa': 'lots'} is not valid"),
+        (["-p", "min_weight={qa: lots}"], "min_weight.qa: 'lots' is not of type 'number'"),
         (["-p", "task_weights"], "--param 'task_weights': expected KEY=VALUE"),
         (["-p", "max_weight=0.2"], "max_weight: the maximum weights sum to 0.6 < 1"),
     ],

@@ -124,7 +124,7 @@ def test_bounds_are_active_at_the_optimum():
             "template 'a' has min_weight 0.5 above its max_weight 0.4",
         ),
         ({"max_weight": {"documentqa": 0.5}}, "max_weight.documentqa: .*did you mean"),
-        ({"max_weight": 1.5}, "mixer 'cvxpy': max_weight: 1.5 is not valid"),
+        ({"max_weight": 1.5}, "mixer 'cvxpy': max_weight: 1.5 is greater than the maximum of 1"),
         ({"objective": "median"}, "mixer 'cvxpy': objective: 'median' is not one of"),
     ],
 )

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -230,3 +231,22 @@ def test_an_unknown_component_names_the_plugin_that_failed_to_load(install_fake,
         "plugins that failed to load: reverse2 (cookbook-template-reverse2 1.2.3: error:" in message
     )
     assert "ImportError: no numpy here" in message
+
+
+def test_the_printed_schema_accepts_every_example_pipeline():
+    import jsonschema
+    import yaml
+
+    schema = assembled_schema(get_registry())
+    examples = sorted((Path(__file__).parents[1] / "examples").rglob("*.yaml"))
+    assert examples
+    for path in examples:
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
+    text = GOOD.replace("samples: 20", "samples: -5\n  samples: 600")
+    with pytest.raises(
+        CookbookError, match=r":9: key 'samples' appears twice in one mapping \(first on line 8\)"
+    ):
+        load_pipeline(write(tmp_path, text))

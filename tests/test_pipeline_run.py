@@ -12,6 +12,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
+from cookbook.contract.errors import CookbookError
 from cookbook.pipeline import runner
 from cookbook.pipeline.config import load_pipeline
 from cookbook.registry import reset_registry
@@ -261,3 +264,43 @@ def test_the_pipeline_seed_reaches_the_trainer_unless_the_train_section_sets_one
     model = {s["name"]: s for s in manifest["steps"]}["train"]
     seen = tmp_path / "out" / model["folder"] / "model" / "seen.json"
     assert json.loads(seen.read_text())["seed"] == 3
+
+
+PROXY = BASIC + textwrap.dedent("""\
+    model: m
+    token_space: pseudowords
+    tasks:
+      - {name: qa, type: squad, path: tiny_squad.json}
+    mix: {mixer: cvxpy, scores: proxy}
+    train: {trainer: lora, max_steps: 2}
+    """)
+
+
+def test_proxy_runs_are_checked_and_cached_by_what_changes_them(tmp_path):
+    path = write(tmp_path, PROXY)
+    hashes = {s.name: s.hash for s in runner.plan(load_pipeline(path))}
+    quiet = load_pipeline(path, [("train.progress", False)])
+    assert {s.name: s.hash for s in runner.plan(quiet)} == hashes
+    longer = {s.name: s.hash for s in runner.plan(load_pipeline(path, [("train.max_steps", 3)]))}
+    assert longer["mix"] != hashes["mix"] and longer["score"] == hashes["score"]
+    graph = textwrap.dedent("""\
+        name: p
+        output_dir: out
+        model: m
+        token_space: pseudowords
+        templates: [document_qa]
+        tasks:
+          - {name: qa, type: squad, path: tiny_squad.json}
+        steps:
+          - name: weights
+            kind: mix
+            params: {mixer: cvxpy, scores: proxy, proxy_trainer: lorra}
+          - name: again
+            kind: mix
+            params: {mixer: cvxpy, scores: proxy, proxy_params: {max_step: 3}}
+        """)
+    with pytest.raises(CookbookError) as err:
+        load_pipeline(write(tmp_path / "graph", graph))
+    message = str(err.value)
+    assert "steps[0].params.proxy_trainer: unknown trainer 'lorra'; did you mean 'lora'?" in message
+    assert "steps[1].params.proxy_params.max_step: unknown parameter 'max_step'" in message

@@ -157,3 +157,61 @@ def test_builtin_tasks_declare_their_main_metric_and_reader_parameters(name, mai
     assert task_params(task, {"prompt": "{question}"})["prompt"] == "{question}"
     with pytest.raises(CookbookError, match=f"task '{name}': promt: unknown parameter"):
         task_params(task, {"promt": "x"})
+
+
+WRAPPERS = """
+from cookbook import hookimpl
+
+
+@hookimpl(wrapper=True)
+def register_templates(register):
+    yield
+    raise RuntimeError("after the others registered")
+"""
+
+CALM_WRAPPER = """
+from cookbook import hookimpl
+
+seen = []
+
+
+@hookimpl(wrapper=True)
+def register_templates(register):
+    result = yield
+    seen.append("wrapped")
+    return result
+"""
+
+
+def test_a_hook_wrapper_that_raises_fails_alone_and_registers_nothing_twice(install_fake):
+    install_fake("cookbook-bad-wrapper", "badwrap", WRAPPERS)
+    install_fake("cookbook-calm-wrapper", "calmwrap", CALM_WRAPPER)
+    registry = get_registry()
+    plugins_by_name = _by_name(registry)
+    assert plugins_by_name["badwrap"].status == ("error: RuntimeError: after the others registered")
+    assert plugins_by_name["calmwrap"].status == "ok"
+    assert registry.get("templates", "document_qa").name == "document_qa"
+    assert not registry.clashes()
+    assert plugins_by_name["qa"].components["templates"] == ["document_qa", "typed_qa"]
+
+
+def test_tryfirst_orders_plugins_through_pluggy(install_fake):
+    order = """
+from cookbook import hookimpl, template
+
+@template(prompt="{words}", rule=lambda slots: "x")
+def NAME(rng, tokens):
+    return {"words": tokens.text(rng, 2)}
+
+@hookimpl(MARK)
+def register_templates(register):
+    register(NAME)
+"""
+    install_fake("cookbook-late", "late", order.replace("NAME", "late").replace("MARK", ""))
+    install_fake(
+        "cookbook-early", "early", order.replace("NAME", "early").replace("MARK", "tryfirst=True")
+    )
+    names = get_registry().names("templates")
+    added = [entry for kind, name, entry in get_registry()._added if kind == "templates"]
+    assert "early" in names and "late" in names
+    assert added[0].plugin.name == "early"

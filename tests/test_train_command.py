@@ -44,7 +44,7 @@ def test_options_reach_the_trainer_and_outputs_land_in_the_folder(setup, tmp_pat
     assert adapter["r"] == 2 and adapter["lora_alpha"] == 4
     assert json.loads((out / "train_config.json").read_text())["params"]["batch_size"] == 2
     info = json.loads((out / "cookbook_model.json").read_text())
-    assert info == {"base": model, "chat_template": False, "trainer": "lora"}
+    assert info == {"base": model, "chat_template": False, "trainer": "lora", "adapter": True}
 
 
 def test_resume_continues_from_the_last_checkpoint(setup, tmp_path):
@@ -103,3 +103,4 @@ def test_a_misspelt_trainer_parameter_suggests_the_right_one(setup, tmp_path):
 def test_default_output_is_named_after_the_model():
     assert default_output("smollm2-135m-instruct") == Path("runs/lora-smollm2-135m-instruct")
     assert default_output("/models/My Model/") == Path("runs/lora-My-Model")
+    assert default_output("smollm2", "extras:quick") == Path("runs/quick-smollm2")

@@ -15,10 +15,10 @@ from cookbook.contract.errors import CookbookError
 from cookbook.engine.models import DEFAULT_MODEL
 
 
-def default_output(model: str) -> Path:
-    """``runs/lora-<model>`` for a model name, alias or folder."""
+def default_output(model: str, trainer: str = "lora") -> Path:
+    """``runs/<trainer>-<model>`` for a model name, alias or folder."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(model.rstrip("/")).name).strip("-.")
-    return Path("runs") / f"lora-{slug or 'model'}"
+    return Path("runs") / f"{trainer.rpartition(':')[2]}-{slug or 'model'}"
 
 
 def train_command(
@@ -27,7 +27,8 @@ def train_command(
         str, typer.Option("--model", help="Model alias, local folder or hub name.")
     ] = DEFAULT_MODEL,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Output folder (default runs/lora-MODEL).")
+        Path | None,
+        typer.Option("--output", "-o", help="Output folder (default runs/TRAINER-MODEL)."),
     ] = None,
     trainer: Annotated[str, typer.Option(help="Trainer plugin (its parameters: below).")] = "lora",
     param: ParamOption = None,
@@ -40,7 +41,7 @@ def train_command(
 
     if not data.is_file():
         raise CookbookError(f"{data}: no such file")
-    output = output or default_output(model)
+    output = output or default_output(model, trainer)
     metrics = train_model(trainer, data, model, output, dict(parse_params(param)))
     if os.environ.get("RANK", "0") == "0":
         _summary(metrics, output)

@@ -149,13 +149,15 @@ def setting(component: Any, name: str, kind: str) -> Any:
 @dataclass
 class ModelInfo:
     """What a trainer records beside a trained model, for whoever loads it: the base model,
-    whether prompts were wrapped in the chat template, and the trainer."""
+    whether prompts were wrapped in the chat template, the trainer, and whether the folder
+    holds an adapter to apply on ``base`` (a peft folder) or a whole model of its own."""
 
     FILE: ClassVar[str] = "cookbook_model.json"
 
     base: str
     chat_template: bool | None = None
     trainer: str = ""
+    adapter: bool = True
 
     def save(self, folder: str | Path) -> None:
         """Write ``cookbook_model.json`` into ``folder``."""
@@ -178,4 +180,5 @@ class ModelInfo:
             base=data["base"],
             chat_template=chat if isinstance(chat, bool) else None,
             trainer=str(data.get("trainer", "")),
+            adapter=data.get("adapter", True) is not False,
         )

@@ -52,11 +52,25 @@ class Param:
     """A parameter's description and extra JSON Schema keywords, for ``Annotated``.
 
     ``cache=False`` marks a parameter that does not change what a component makes (a worker
-    count, a progress bar): a pipeline step leaves it out of its cache key."""
+    count, a progress bar): a pipeline step leaves it out of its cache key. A step kind's
+    ``component="trainers"`` marks a parameter that names a component of that kind (checked
+    to exist; its version joins the step's cache key), and ``params_of="other"`` one that holds
+    the parameters of the component parameter ``other`` names (checked as that component's).
+    """
 
-    def __init__(self, description: str = "", *, cache: bool = True, **keywords: Any) -> None:
+    def __init__(
+        self,
+        description: str = "",
+        *,
+        cache: bool = True,
+        component: str | None = None,
+        params_of: str | None = None,
+        **keywords: Any,
+    ) -> None:
         self.description = description
         self.cache = cache
+        self.component = component
+        self.params_of = params_of
         self.keywords = keywords
 
     def __repr__(self) -> str:
@@ -73,6 +87,10 @@ class ParamSpec:
     schema: dict[str, Any] = field(default_factory=dict)
     #: Whether the value enters a pipeline step's cache key (``Param(cache=False)``: not).
     cache: bool = True
+    #: The kind of component the value names (``Param(component=...)``), if it names one.
+    component: str | None = None
+    #: The parameter naming the component whose parameters the value holds, if any.
+    params_of: str | None = None
 
     @property
     def required(self) -> bool:
@@ -197,15 +215,30 @@ class Params:
             default = REQUIRED if p.default is p.empty else p.default
             annotation = hints.get(p.name, p.empty) if hints is not None else _annotation(fn, p)
             meta = _meta(annotation)
-            cache = meta.cache if meta is not None else True
-            specs.append(ParamSpec(p.name, default, _param_schema(annotation, default), cache))
+            specs.append(
+                ParamSpec(
+                    p.name,
+                    default,
+                    _param_schema(annotation, default),
+                    meta.cache if meta is not None else True,
+                    meta.component if meta is not None else None,
+                    meta.params_of if meta is not None else None,
+                )
+            )
         return cls(specs, open=open_)
 
     @classmethod
     def of_component(cls, component: Any) -> Params:
         """``component.params``, or no parameters when it declares none."""
         params = getattr(component, "params", None)
-        return params if isinstance(params, Params) else cls()
+        if params is None:
+            return cls()
+        if not isinstance(params, Params):
+            raise CookbookError(
+                f"{getattr(component, 'name', component)!r}: its params must be a"
+                f" cookbook.Params (Params.of(fn)), not a {type(params).__name__}"
+            )
+        return params
 
     def __iter__(self) -> Iterator[ParamSpec]:
         return iter(self._specs.values())
@@ -302,7 +335,62 @@ def validation_errors(schema: Mapping[str, Any], value: Any) -> list[tuple[list[
 
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
-    return [(list(e.absolute_path), e.message) for e in errors]
+    return [(list(e.absolute_path), _message(e)) for e in map(_inner, errors)]
+
+
+def _inner(error: Any) -> Any:
+    """For a value matching none of several shapes, the error inside the shape its type
+    fits, when there is one (``{qa: lots}`` for a number-or-mapping: ``lots`` is not a
+    number); else the error itself."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return error
+    # an error within a value, or of a shape whose type the value has (not a type mismatch)
+    inside = [e for e in error.context if e.relative_path or e.validator != "type"]
+    if not inside:
+        return error
+    return _inner(max(inside, key=lambda e: len(e.relative_path)))
+
+
+def _yaml(value: Any) -> str:
+    """A value as a pipeline file writes it: ``null``, ``true``, ``'text'``, ``3``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kinds(schema: Any) -> list[str]:
+    """The JSON types (or values) a schema allows, for a message."""
+    if not isinstance(schema, dict):
+        return []
+    if "enum" in schema:
+        return [_yaml(v) for v in schema["enum"]]
+    kind = schema.get("type")
+    if kind:
+        return list(kind) if isinstance(kind, list) else [kind]
+    return [
+        k for option in schema.get("oneOf", []) + schema.get("anyOf", []) for k in _kinds(option)
+    ]
+
+
+def _message(error: Any) -> str:
+    """A schema error in the words of the file: YAML values, and for a value that matches
+    none of several shapes, the shapes it may take."""
+    if error.validator == "type":
+        kinds = _kinds({"type": error.validator_value})
+        return f"{_yaml(error.instance)} is not of type {' or '.join(map(repr, kinds))}"
+    if error.validator in ("oneOf", "anyOf"):
+        kinds = list(dict.fromkeys(_kinds({error.validator: error.validator_value})))
+        if kinds:
+            return f"{_yaml(error.instance)} is not one of the allowed forms: {', '.join(kinds)}"
+    if error.validator == "enum":
+        options = ", ".join(_yaml(v) for v in error.validator_value)
+        return f"{_yaml(error.instance)} is not one of {options}"
+    return error.message
 
 
 def parse_value(text: str) -> Any:

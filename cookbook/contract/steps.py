@@ -17,6 +17,7 @@ parameters, its code, what it ``uses`` of the pipeline and its inputs' hashes.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,15 +32,35 @@ USES = ("seed", "model", "token_space", "templates", "tasks", "engine")
 
 @dataclass
 class Artifact:
-    """An output of a step. Subclasses set ``TYPE``; ``Path`` fields are files in the step's
-    folder (stored relative to it, so a run folder can move)."""
+    """An output of a step. A subclass that sets its own ``TYPE`` defines a new artifact type
+    (one that does not, such as a helper subclass, stays of its parent's type). A subclass
+    of another artifact class may feed every input that takes its parent's type. ``Path``
+    fields are files in the step's folder (stored relative to it, so a run folder can move);
+    other fields must be JSON values."""
 
     TYPE: ClassVar[str] = "artifact"
     _types: ClassVar[dict[str, type[Artifact]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "TYPE" not in cls.__dict__:
+            return
+        known = Artifact._types.get(cls.TYPE)
+        if known is not None and known.__qualname__ != cls.__qualname__:
+            raise CookbookError(
+                f"artifact type {cls.TYPE!r} is defined twice: by {known.__module__}."
+                f"{known.__qualname__} and by {cls.__module__}.{cls.__qualname__}"
+            )
         Artifact._types[cls.TYPE] = cls
+
+    @staticmethod
+    def feeds(output_type: str, input_type: str) -> bool:
+        """Whether an artifact of ``output_type`` may feed an input that takes
+        ``input_type``: the same type, or a subclass of its class."""
+        if output_type == input_type:
+            return True
+        made, taken = Artifact._types.get(output_type), Artifact._types.get(input_type)
+        return made is not None and taken is not None and issubclass(made, taken)
 
     def to_json(self, folder: Path) -> dict[str, Any]:
         """The artifact as JSON, paths relative to ``folder``."""
@@ -272,6 +293,13 @@ def step_kind(
     step's parameters."""
 
     def wrap(run: Callable[..., Mapping[str, Artifact]]) -> StepKind:
+        positional = list(inspect.signature(run).parameters.values())[1:]
+        stray = [p.name for p in positional if p.kind is p.POSITIONAL_OR_KEYWORD]
+        if stray:
+            raise CookbookError(
+                f"step kind {name or run.__name__!r}: parameter {stray[0]!r} comes before '*':"
+                " a step kind's parameters are keyword-only, run(ctx, *, ...)"
+            )
         doc = (run.__doc__ or "").strip()
         return StepKind(
             name=name or run.__name__,

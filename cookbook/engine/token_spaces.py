@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.errors import CookbookError, did_you_mean
 from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE, TokenSpace, pseudowords
 
 _WORD = re.compile(r"^[A-Za-z]{2,12}$")
@@ -47,10 +47,36 @@ def builtin_token_space(spec: str) -> TokenSpace | None:
     return None
 
 
+def token_space_problem(spec: str, registry: Any = None) -> str | None:
+    """What is wrong with the token space name ``spec`` (None when it names one), without
+    building the space."""
+    if registry is None:
+        from cookbook.registry import get_registry
+
+        registry = get_registry()
+    if spec == DEFAULT_TOKEN_SPACE:
+        return None
+    if spec.startswith("tokenizer:"):
+        if not spec.partition(":")[2].strip():
+            return "tokenizer: needs a model, as tokenizer:MODEL"
+        return None
+    try:
+        registry.get("token_spaces", spec)
+    except CookbookError as exc:
+        known = [DEFAULT_TOKEN_SPACE, "tokenizer:MODEL", *registry.names("token_spaces")]
+        hint = did_you_mean(spec, known, cutoff=0.5) or f" (known: {', '.join(known)})"
+        _, marker, failed = str(exc).partition("; plugins that failed to load")
+        return f"unknown token space {spec!r}{hint}{marker}{failed}"
+    return None
+
+
 def resolve_token_space(spec: str, registry: Any = None) -> TokenSpace:
     """The token space named ``spec``: a core space or one a plugin registered."""
     if registry is None:
         from cookbook.registry import get_registry
 
         registry = get_registry()
+    problem = token_space_problem(spec, registry)
+    if problem is not None:
+        raise CookbookError(problem)
     return builtin_token_space(spec) or registry.get("token_spaces", spec)

@@ -39,11 +39,15 @@ def file_digest(path: str | Path, pattern: str = "*") -> str:
 
 
 def source_digest(module: str) -> str:
-    """Content hash of the Python source behind ``module``: every ``.py`` file of its top-level
-    package (a plugin's helpers included), or its own file for a single-file module; "" when
-    it has none. Stage hashes include it, so editing a template's code re-runs its stages."""
+    """Content hash of the Python source behind ``module`` (a plugin's entry point): every
+    ``.py`` file of its package when it is one (a plugin's helpers included), else of its
+    top-level package (whose siblings it may import), or its own file for a single-file
+    module; "" when it has none. Step hashes include it, so editing a template's code re-runs
+    the steps that use it."""
     try:
-        spec = importlib.util.find_spec(module.partition(".")[0])
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            spec = importlib.util.find_spec(module.partition(".")[0])
     except (ImportError, ValueError):
         return ""
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):

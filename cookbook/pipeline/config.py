@@ -18,6 +18,7 @@ from typing import Any
 from cookbook.contract.errors import CookbookError, did_you_mean
 from cookbook.contract.params import Params, parse_assignments, validation_errors
 from cookbook.contract.steps import (
+    Artifact,
     Input,
     PipelineContext,
     StepKind,
@@ -212,7 +213,9 @@ class _Checker:
         output = (self.base / output_dir).resolve()
         context = self.context(output)
         # a step kind's check sees a complete context: not one with a template or task missing
-        self.context_valid = not self.errors
+        self.context_valid = not any(
+            where and where[0] in ("templates", "tasks", "token_space") for where, _ in self.errors
+        )
         steps = self.steps(context)
         return Pipeline(path, data, context, steps, output)
 
@@ -233,6 +236,12 @@ class _Checker:
         token_space = data.get("token_space") or (
             DEFAULT_MODEL_TOKEN_SPACE.format(model=model) if model else "pseudowords"
         )
+        if isinstance(token_space, str):
+            from cookbook.engine.token_spaces import token_space_problem
+
+            problem = token_space_problem(token_space, self.registry)
+            if problem is not None:
+                self.errors.append((("token_space",), problem))
         seed = data.get("seed", 0)
         return PipelineContext(
             name=data["name"] if isinstance(data.get("name"), str) else "pipeline",
@@ -339,7 +348,7 @@ class _Checker:
         kinds: dict[str, StepKind] = {}
         for entry in entries:
             spec, kind = self.step(entry, context)
-            if spec is not None and kind is not None:
+            if spec is not None and kind is not None and spec.name not in specs:
                 specs[spec.name] = (spec, entry)
                 kinds[spec.name] = kind
         for spec, entry in specs.values():
@@ -374,6 +383,7 @@ class _Checker:
         # A component's defaults are its own to fill (a trainer's seed must stay unset for
         # the pipeline's seed to apply): only the step's own defaults are filled in here.
         params = self.params(declared, given, params_where, key="", keep=lambda k: k in kind.params)
+        self.named_components(kind, params, params_where)
         added = entry.get("added", ())
         self.errors[before:] = [
             (path, message)
@@ -383,6 +393,29 @@ class _Checker:
         spec = StepSpec(entry["name"], kind.name, params, where=where)
         spec.valid = len(self.errors) == before
         return spec, kind
+
+    def named_components(
+        self, kind: StepKind, params: dict[str, Any], where: tuple[Any, ...]
+    ) -> None:
+        """Check the parameters that name a component (``Param(component=...)``) and those that
+        hold such a component's parameters (``Param(params_of=...)``)."""
+        for spec in kind.params:
+            value = params.get(spec.name)
+            if spec.component is not None and isinstance(value, str):
+                self.component(spec.component, value, (*where, spec.name))
+            if spec.params_of is None or not isinstance(value, dict):
+                continue
+            owner = kind.params[spec.params_of]
+            named = params.get(spec.params_of)
+            if owner.component is None or not isinstance(named, str):
+                continue
+            try:
+                component = self.registry.get(owner.component, named)
+            except CookbookError:
+                continue  # reported where it is named
+            theirs = Params.of_component(component)
+            for path, message in theirs.errors({**theirs.defaults, **value}):
+                self.errors.append(((*where, spec.name, *path), message))
 
     def bind_inputs(
         self,
@@ -412,6 +445,8 @@ class _Checker:
                 continue
             if isinstance(refs, str):
                 refs = [refs]
+            elif not isinstance(refs, list):
+                continue  # the schema's error says what an input takes
             elif not declared.many:
                 self.errors.append(((*where, key), f"input {key!r} takes one step, not a list"))
                 continue
@@ -471,7 +506,7 @@ class _Checker:
                 return None
             candidates = [output]
         else:
-            candidates = [o for o, t in outputs.items() if t == declared.type]
+            candidates = [o for o, t in outputs.items() if Artifact.feeds(t, declared.type)]
             if len(candidates) > 1:
                 self.errors.append(
                     (place, f"step {step!r} has several {declared.type} outputs: name one")
@@ -483,7 +518,7 @@ class _Checker:
                     (place, f"step {step!r} makes no {declared.type} (it makes: {made})")
                 )
                 return None
-        if outputs[candidates[0]] != declared.type:
+        if not Artifact.feeds(outputs[candidates[0]], declared.type):
             self.errors.append(
                 (
                     place,
@@ -593,4 +628,8 @@ def assembled_schema(registry: Registry) -> dict[str, Any]:
         if name in shorthand.SECTIONS and name in props:
             props[name] = {**props[name], "$ref": f"#/$defs/steps.{name}"}
     props["steps"]["items"]["allOf"] = step_cases
+    # a template may be named alone (the loader reads "- name" as "- {name: name}")
+    props["templates"]["items"] = {
+        "anyOf": [{"type": "string", "minLength": 1}, props["templates"]["items"]]
+    }
     return schema

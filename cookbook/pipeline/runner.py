@@ -96,9 +96,14 @@ def _by_content(spec: ParamSpec | None, value: Any) -> Any:
 
 
 def _params_by_content(component: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """A component's parameters with its file parameters by content."""
+    """A component's parameters as they enter a cache key: file parameters by content, those
+    marked ``Param(cache=False)`` left out."""
     declared = {s.name: s for s in Params.of_component(component)}
-    return {k: _by_content(declared.get(k), v) for k, v in params.items()}
+    return {
+        k: _by_content(declared.get(k), v)
+        for k, v in params.items()
+        if k not in declared or declared[k].cache
+    }
 
 
 def step_params(kind: StepKind, params: dict[str, Any]) -> Params:
@@ -124,20 +129,30 @@ def step_record(spec: StepSpec, context: PipelineContext, hashes: dict[str, str]
     kind = _kind(spec)
     declared = {s.name: s for s in step_params(kind, spec.params)}
     params = {}
+    components = {}
     for key, value in spec.params.items():
         spec_of = declared.get(key)
         if spec_of is not None and not spec_of.cache:
             continue
+        if spec_of is not None and spec_of.component and isinstance(value, str):
+            components[key] = component_version(spec_of.component, value)
+        if spec_of is not None and spec_of.params_of and isinstance(value, dict):
+            owner = declared[spec_of.params_of]
+            named = spec.params.get(spec_of.params_of)
+            if owner.component and isinstance(named, str):
+                value = _params_by_content(get_registry().get(owner.component, named), value)
         params[key] = _by_content(spec_of, value)
     record: dict[str, Any] = {
         "kind_version": component_version("steps", spec.kind),
         "params": params,
         "uses": _uses(context, kind.uses),
         "inputs": {
-            key: [[step, output, hashes[step]] for step, output in refs]
+            key: [[output, hashes[step]] for step, output in refs]
             for key, refs in sorted(spec.inputs.items())
         },
     }
+    if components:
+        record["components"] = components
     if kind.component is not None:
         key, component_kind = kind.component
         record["component"] = component_version(component_kind, spec.params[key])
@@ -179,7 +194,7 @@ def _checked_outputs(spec: StepSpec, kind: StepKind, outputs: Any) -> dict[str, 
             f" not its declared outputs {sorted(kind.outputs)}"
         )
     for key, value in outputs.items():
-        if not isinstance(value, Artifact) or kind.outputs[key] != value.TYPE:
+        if not isinstance(value, Artifact) or not Artifact.feeds(value.TYPE, kind.outputs[key]):
             raise CookbookError(
                 f"step {spec.name!r} (kind {kind.name!r}): output {key!r} must be a"
                 f" {kind.outputs[key]} artifact, not {value!r:.80}"

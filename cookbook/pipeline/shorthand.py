@@ -63,10 +63,12 @@ def expand(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[tuple
         if source == "alignment" and any(s["name"] == "score" for s in steps):
             inputs["scores"] = "score"
         if source == "proxy" and train is not None:
-            params["proxy_train"] = dict(train)
+            params["proxy_params"] = {k: v for k, v in train.items() if k != "trainer"}
+            if "trainer" in train:
+                params["proxy_trainer"] = train["trainer"]
         if generate is not None and "samples" in generate:
             params["samples"] = generate["samples"]
-        add("mix", params, inputs, ("proxy_train", "samples"))
+        add("mix", params, inputs, ("proxy_trainer", "proxy_params", "samples"))
     if generate is not None:
         add("generate", dict(generate), {"mixture": "mix"} if mix is not None else {})
     if train is not None:

@@ -13,7 +13,26 @@ Path_ = tuple[Any, ...]
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader: a tag that would build a Python object is an error, never executed."""
+    """SafeLoader: a tag that would build a Python object is an error, never executed; a key
+    given twice in one mapping is an error, not a silent last-one-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} appears twice in one mapping (first on line {first})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def _lines(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> None:
@@ -42,9 +61,12 @@ def load_yaml(path: Path) -> tuple[Any, dict[Path_, int]]:
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise CookbookError(
-            f"{where}: {exc.problem} (YAML tags that build Python objects are not allowed)"
-        ) from None
+        tags = (
+            ""
+            if "appears twice" in str(exc.problem)
+            else (" (YAML tags that build Python objects are not allowed)")
+        )
+        raise CookbookError(f"{where}: {exc.problem}{tags}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

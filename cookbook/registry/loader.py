@@ -108,9 +108,10 @@ def _register_module(manager: pluggy.PluginManager, info: PluginInfo, module: An
 
 
 def call_hook(manager: pluggy.PluginManager, registry: Registry, name: str, **kwargs: Any) -> None:
-    """Call hook ``name`` through pluggy; a hook wrapper that raises fails its own plugin, and
-    the hook is called again without it."""
+    """Call hook ``name`` through pluggy. A hook wrapper that raises fails its own plugin:
+    what the call registered is undone and the hook is called again without that wrapper."""
     while True:
+        mark = registry.mark()
         try:
             getattr(manager.hook, name)(**kwargs)
             return
@@ -122,13 +123,29 @@ def call_hook(manager: pluggy.PluginManager, registry: Registry, name: str, **kw
                 for impl in getattr(manager.hook, name).get_hookimpls()
                 if impl.hookwrapper or impl.wrapper
             ]
-            if not wrappers:
+            culprits = _raised_in(exc, wrappers) or wrappers
+            if not culprits:
                 raise
-            for impl in wrappers:  # the culprit is one of them; none is trusted again
+            registry.rollback(mark)
+            for impl in culprits:
                 info = registry.plugin(impl.plugin_name)
                 if info is not None:
                     info.status = describe_error(exc)
                 manager.unregister(impl.plugin)
+
+
+def _raised_in(exc: BaseException, impls: list[Any]) -> list[Any]:
+    """The hook implementations among ``impls`` whose code the traceback of ``exc`` passed
+    through, innermost first."""
+    codes = {impl.function.__code__: impl for impl in impls}
+    found = []
+    tb = exc.__traceback__
+    while tb is not None:
+        impl = codes.get(tb.tb_frame.f_code)
+        if impl is not None and impl not in found:
+            found.append(impl)
+        tb = tb.tb_next
+    return found[-1:]
 
 
 def load_plugins(extra: dict[str, Any] | None = None) -> tuple[Registry, pluggy.PluginManager]:

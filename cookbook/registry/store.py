@@ -45,14 +45,31 @@ class Registry:
     def __init__(self) -> None:
         self.plugins: list[PluginInfo] = []
         self._entries: dict[str, dict[str, list[Entry]]] = {k: {} for k in KINDS}
+        self._added: list[tuple[str, str, Entry]] = []  # in order, for ``rollback``
 
     def add(self, kind: str, plugin: PluginInfo, component: Any) -> None:
         """Record ``component`` under its ``name``, supplied by ``plugin``."""
         name = getattr(component, "name", None)
         if not isinstance(name, str) or not name or ":" in name:
             raise CookbookError(f"{kind} component {component!r} needs a name without ':'")
-        self._entries[kind].setdefault(name, []).append(Entry(component, plugin))
+        entry = Entry(component, plugin)
+        self._entries[kind].setdefault(name, []).append(entry)
+        self._added.append((kind, name, entry))
         plugin.components[kind].append(name)
+
+    def mark(self) -> int:
+        """A point to ``rollback`` to."""
+        return len(self._added)
+
+    def rollback(self, mark: int) -> None:
+        """Forget every component added since ``mark``."""
+        for kind, name, entry in reversed(self._added[mark:]):
+            entries = self._entries[kind][name]
+            entries.remove(entry)
+            if not entries:
+                del self._entries[kind][name]
+            entry.plugin.components[kind].remove(name)
+        del self._added[mark:]
 
     def discard_plugin(self, plugin: PluginInfo) -> None:
         """Forget everything ``plugin`` registered (it failed part-way)."""
@@ -61,6 +78,7 @@ class Registry:
                 by_name[name] = [e for e in by_name[name] if e.plugin is not plugin]
                 if not by_name[name]:
                     del by_name[name]
+        self._added = [added for added in self._added if added[2].plugin is not plugin]
         plugin.components = {k: [] for k in KINDS}
 
     def plugin(self, name: str) -> PluginInfo | None:

@@ -18,7 +18,10 @@ from cookbook import (
     Results,
     StepContext,
     StepProblem,
+    TaskUse,
+    get_registry,
     markdown_table,
+    setting,
     step_kind,
 )
 from cookbook_plugins.steps.common import calibration_data, jsonable, needs_model
@@ -28,6 +31,20 @@ BASE = "base"
 
 def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
     problems = needs_model(pipeline, "evaluation")
+    steps = inputs.get("models") or []
+    labels = params.get("labels") or {}
+    for step in labels:
+        if step not in steps:
+            problems.append(
+                StepProblem(("labels", step), f"{step!r} is not one of this step's models")
+            )
+    names = [labels.get(step, step) for step in steps]
+    if params.get("base", True) or not steps:
+        names.append(BASE)
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            StepProblem(("labels",), f"two models would be labelled {name!r} in the results")
+        )
     names = [t.name for t in pipeline.tasks]
     for i, name in enumerate(params.get("tasks") or []):
         if name not in names:
@@ -36,6 +53,17 @@ def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
                 StepProblem(("tasks", i), f"{name!r} is not a task of this pipeline{known}")
             )
     return problems
+
+
+def _chat(task: TaskUse, model: Any) -> bool | str | None:
+    """How prompts are wrapped: as the pipeline's task entry says, else as the task itself
+    asks, else as the model was trained (None for the base model: ``auto``)."""
+    if task.chat_template is not None:
+        return task.chat_template
+    asked = setting(get_registry().get("tasks", task.type), "chat_template", "tasks")
+    if asked is not None or model is None:
+        return asked
+    return model.chat_template
 
 
 def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
@@ -110,7 +138,7 @@ def evaluate(
                 params=task.params,
                 batch_size=batch_size,
                 generations_path=str(ctx.folder / f"{label}-{task_name}.jsonl"),
-                chat_template=task.chat_template,
+                chat_template=_chat(task, model),
                 dev=calibration_data(task, task.dev_limit),
             )
             main = result["main_metric"]

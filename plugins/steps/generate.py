@@ -53,8 +53,12 @@ def generate(
     mixture = ctx.inputs.get("mixture")
     if mixture is None:
         counts = engine.split_evenly(samples, len(names))
-    elif mixture.counts and sum(mixture.counts.values()) == samples:
-        counts = [mixture.counts.get(n, 0) for n in names]
+    elif (
+        mixture.counts
+        and set(mixture.counts) == set(names)
+        and sum(mixture.counts.values()) == samples
+    ):
+        counts = [mixture.counts[n] for n in names]
     else:
         by_name = engine.largest_remainder({n: mixture.weights.get(n, 0.0) for n in names}, samples)
         counts = [by_name[n] for n in names]

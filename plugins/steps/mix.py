@@ -33,14 +33,15 @@ def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
         return [
             StepProblem(
                 ("scores",),
-                "scores: alignment needs tasks with data (the scores input, from a score step)",
+                "scores: alignment needs tasks with data: a scores input from a score step"
+                " (the sectioned form adds one when the pipeline has tasks)",
             )
         ]
     if source == "proxy":
         if not pipeline.tasks:
             return [StepProblem(("scores",), "scores: proxy needs tasks with data")]
-        if not (pipeline.model and params.get("proxy_train")):
-            return [StepProblem(("scores",), "scores: proxy needs a model and a train section")]
+        if not pipeline.model:
+            return [StepProblem(("scores",), "scores: proxy needs a model to train")]
     return []
 
 
@@ -62,7 +63,7 @@ def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
 @step_kind(
     inputs={"scores": Input("scores", optional=True, description="For scores: alignment.")},
     outputs={"mixture": "mixture"},
-    uses=("templates", "tasks", "model", "seed", "token_space"),
+    uses=("templates", "tasks", "model", "seed", "token_space", "engine"),
     component=("mixer", "mixers"),
     check=_check,
     card=_card,
@@ -82,13 +83,26 @@ def mix(
     samples: Annotated[
         int | None, Param("Also give per-template sample counts summing to this.", minimum=1)
     ] = None,
-    proxy_train: Annotated[
+    proxy_trainer: Annotated[
+        str, Param("For scores: proxy, the trainer of the proxy runs.", component="trainers")
+    ] = "lora",
+    proxy_params: Annotated[
         dict[str, Any] | None,
-        Param("For scores: proxy, the trainer and its parameters ({trainer: lora, ...})."),
+        Param(
+            "For scores: proxy, the trainer's parameters (the sectioned form: the train"
+            " section's).",
+            params_of="proxy_trainer",
+        ),
     ] = None,
     proxy_samples: Annotated[
         int, Param("For scores: proxy, samples per template run (at most).", minimum=1)
     ] = 500,
+    proxy_dev_limit: Annotated[
+        int,
+        Param(
+            "For scores: proxy, development records per task (a task's dev_limit wins).", minimum=1
+        ),
+    ] = 100,
     **mixer_params: Any,
 ) -> dict[str, Artifact]:
     """Weights over the pipeline's templates that serve its tasks (Cookbook-Mix)."""
@@ -98,7 +112,9 @@ def mix(
         matrix = ctx.inputs["scores"].scores
     else:
         budget = min(samples or proxy_samples, proxy_samples)
-        matrix = _proxy_scores(ctx, dict(proxy_train or {}), budget)
+        matrix = _proxy_scores(
+            ctx, proxy_trainer, dict(proxy_params or {}), budget, proxy_dev_limit
+        )
     templates = [t.name for t in ctx.pipeline.templates]
     mapping = matrix if isinstance(matrix, dict) else matrix.as_mapping()
     missing = [t for t in templates if any(t not in row for row in mapping.values())]
@@ -121,10 +137,11 @@ def mix(
     }
 
 
-def _proxy_scores(ctx: StepContext, train: dict[str, Any], samples: int) -> Any:
+def _proxy_scores(
+    ctx: StepContext, trainer: str, train: dict[str, Any], samples: int, dev_limit: int
+) -> Any:
     """Each task's main metric after a short training on each template alone."""
     pipeline = ctx.pipeline
-    trainer = train.pop("trainer", "lora")
     tasks = pipeline.tasks
     by_name = {t.name: t for t in pipeline.templates}
 
@@ -147,7 +164,7 @@ def _proxy_scores(ctx: StepContext, train: dict[str, Any], samples: int) -> Any:
         out = {}
         for task in tasks:
             path, split, skip = task.dev()
-            limit = task.dev_limit or 100
+            limit = task.dev_limit or dev_limit
             result = engine.evaluate_task(
                 task.type,
                 path,

@@ -54,10 +54,11 @@ def train(
         resume="auto",
     )
     info = ModelInfo.load(folder)
+    whole = info is not None and not info.adapter  # a whole model, not an adapter on the base
     return {
         "model": Model(
-            base=ctx.pipeline.model,
-            adapter=folder,
+            base=str(folder) if whole else ctx.pipeline.model,
+            adapter=None if whole else folder,
             chat_template=info.chat_template if info else None,
             trainer=trainer,
             metrics=jsonable(metrics),
