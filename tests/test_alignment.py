@@ -69,7 +69,7 @@ def test_mismatched_lengths_and_failing_scorers_are_clear_errors():
     qa = get_registry().get("templates", "document_qa")
     with pytest.raises(CookbookError, match="2 records but 1 outputs"):
         alignment_scores(qa, [{}, {}], ["x"])
-    with pytest.raises(CookbookError, match="record r-9 .*KeyError"):
+    with pytest.raises(CookbookError, match="record r-9 .*has no slot 'document'"):
         alignment_scores(qa, [{"passage": "x"}], ["x"], ids=["r-9"])
 
 

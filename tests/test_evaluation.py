@@ -35,6 +35,9 @@ from cookbook.engine.evaluation import (  # noqa: E402
     trained_chat_setting,
 )
 from cookbook.engine.inference import (  # noqa: E402
+    CHARS_PER_TOKEN,
+    clip_text,
+    context_limit,
     continuation_logprobs,
     cut_at,
     generate_greedy,
@@ -129,6 +132,35 @@ def test_choices_differing_in_their_last_token_share_one_forward_pass(tiny_model
     for (context, continuation), value in zip(pairs, batched, strict=True):
         direct = reference_logprob(model, tokenizer, context, continuation, True)
         assert value == pytest.approx(direct, abs=1e-4)
+
+
+def test_huge_prompts_are_cut_to_the_context_before_they_are_tokenised(tiny_model, monkeypatch):
+    """A whole book as one context must not reach the tokenizer whole (a 30 MB SQuAD context
+    made it abort the process); what the model sees is unchanged: the prompt's last tokens."""
+    model, tokenizer = load_reference(tiny_model)
+    words = [f"w{i % 12}" for i in range(300_000)] + ["copy", "w1", "to"]
+    prompt = " ".join(words)  # about 1 MB, the model takes 256 tokens
+    seen = []
+    original = type(tokenizer).__call__
+
+    def recording(self, text, *args, **kwargs):
+        seen.append(len(text))
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(type(tokenizer), "__call__", recording)
+    limit = context_limit(model)
+    [output] = generate_greedy(model, tokenizer, [prompt], max_new_tokens=4, stop=None)
+    [logprob] = continuation_logprobs(model, tokenizer, [(prompt, " w1")])
+    assert seen and max(seen) <= limit * CHARS_PER_TOKEN
+    monkeypatch.undo()
+    room = limit - 4
+    assert output == reference_greedy(model, tokenizer, " ".join(words[-room:]), 4, False)
+    tail = " ".join(words[-(limit - 1) :])
+    assert logprob == pytest.approx(
+        reference_logprob(model, tokenizer, tail, " w1", False), abs=1e-4
+    )
+    assert clip_text("abcdef", 1) == "abcdef" and len(clip_text("x" * 100, 2)) == 64
+    assert clip_text("a" + "b" * 40, 1, "start").startswith("a")
 
 
 def test_answers_are_cut_at_the_stop_text_after_leading_blanks():

@@ -370,6 +370,38 @@ def test_a_model_that_cannot_load_leaves_no_output_folder(trainer, data, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_a_device_this_machine_lacks_is_refused_before_any_work(
+    trainer, data, tiny_model, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    read = []
+    monkeypatch.setattr(lora_loop, "read_pairs", lambda path: read.append(path) or [])
+    with pytest.raises(CookbookError, match="lora trainer: device 'cuda:7': this machine has no"):
+        trainer.train(data, tiny_model, str(tmp_path / "out"), **{**FAST, "device": "cuda:7"})
+    assert not read and not (tmp_path / "out").exists()
+    with pytest.raises(CookbookError, match="device: 'gpu' is not of the form: auto"):
+        train_model("lora", data, tiny_model, tmp_path / "out", {"device": "gpu"})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(CookbookError, match=r"has 1 CUDA GPU \(cuda:0 to cuda:0\)"):
+        train_model("lora", data, tiny_model, tmp_path / "out", {**FAST, "device": "cuda:1"})
+    assert not read and not (tmp_path / "out").exists()
+
+
+def test_integer_parameters_are_integers_within_bounds(data, tiny_model, tmp_path):
+    for given, message in [
+        ({"max_steps": 5.0}, "max_steps: 5.0 is not of type 'integer' or 'null'"),
+        ({"batch_size": True}, "batch_size: true is not of type 'integer'"),
+        ({"max_steps": 2**63}, "max_steps: 9223372036854775808 is out of range"),
+        ({"learning_rate": float("inf")}, "learning_rate: .inf is not a finite number"),
+        ({"epochs": float("nan")}, "epochs: .nan is not a finite number"),
+    ]:
+        with pytest.raises(CookbookError) as err:
+            train_model("lora", data, tiny_model, tmp_path / "out", {**FAST, **given})
+        assert message in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_two_processes_under_torchrun_match_one_with_accumulation(data, tiny_model, tmp_path):
     """DDP splits each step between ranks and averages over all its target tokens."""

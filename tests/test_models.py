@@ -47,9 +47,129 @@ def test_cache_dir_prefers_cookbook_cache_then_xdg_then_home(monkeypatch, tmp_pa
     assert models.cache_dir() == tmp_path / "home" / ".cache" / "cookbook"
 
 
-def test_local_folders_pass_through_and_hub_names_go_to_transformers(tmp_path):
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty Hugging Face cache (HF_HOME) and downloads not allowed."""
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", models.DOWNLOAD_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return tmp_path / "hf" / "hub"
+
+
+def cache_hub_model(hub: Path, name: str, files=("config.json",)) -> Path:
+    """A model in huggingface_hub's cache layout: models--ORG--NAME/snapshots/REV/..."""
+    folder = hub / ("models--" + name.replace("/", "--"))
+    snapshot = folder / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (folder / "refs").mkdir()
+    (folder / "refs" / "main").write_text("abc123")
+    for file in files:
+        (snapshot / file).write_text("{}")
+    return snapshot
+
+
+def test_local_model_folders_and_cached_hub_names_pass_through(tmp_path, hub_cache):
+    (tmp_path / "config.json").write_text("{}")
     assert models.resolve_model_path(str(tmp_path)) == str(tmp_path)
+    cache_hub_model(hub_cache, "HuggingFaceTB/SmolLM2-360M")
     assert models.resolve_model_path("HuggingFaceTB/SmolLM2-360M") == "HuggingFaceTB/SmolLM2-360M"
+    assert models.model_problem("HuggingFaceTB/SmolLM2-360M") is None
+
+
+def test_the_hub_cache_is_found_as_huggingface_hub_finds_it(tmp_path, monkeypatch):
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert models.hub_cache_dir() == tmp_path / "home" / ".cache" / "huggingface" / "hub"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert models.hub_cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert models.hub_cache_dir() == tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert models.hub_cache_dir() == tmp_path / "hub"
+
+
+def test_an_unknown_model_name_fails_at_once_with_the_closest_alias(hub_cache, monkeypatch):
+    import time
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was tried")
+
+    monkeypatch.setattr("socket.create_connection", no_network)
+    start = time.perf_counter()
+    with pytest.raises(CookbookError) as err:
+        models.load_tokenizer("smollm2-135m-instructt")
+    assert time.perf_counter() - start < 5
+    message = str(err.value)
+    assert message.startswith("model 'smollm2-135m-instructt': not a known alias")
+    assert "did you mean 'smollm2-135m-instruct'?" in message
+    assert "COOKBOOK_ALLOW_DOWNLOAD=1" in message and str(hub_cache) in message
+    with pytest.raises(CookbookError, match="not a known alias"):
+        models.load_model("HuggingFaceTB/SmolLM2-360M", device="cpu")
+    # a cached name is suggested too
+    cache_hub_model(hub_cache, "HuggingFaceTB/SmolLM2-360M")
+    assert "did you mean 'HuggingFaceTB/SmolLM2-360M'?" in models.model_problem(
+        "HuggingFaceTB/SmolLM2-360"
+    )
+
+
+def test_downloads_are_allowed_only_when_asked(hub_cache, monkeypatch):
+    assert models.local_files_only() is True
+    assert models.model_problem("org/not-cached") is not None
+    monkeypatch.setenv(models.DOWNLOAD_VARIABLE, "1")
+    assert models.local_files_only() is False
+    assert models.model_problem("org/not-cached") is None
+    assert models.model_problem("not a/valid/name") is not None  # never a hub name
+
+
+def test_loading_passes_local_files_only_unless_downloads_are_allowed(
+    tmp_path, hub_cache, monkeypatch
+):
+    import transformers
+
+    seen = []
+
+    def fake(path, **kwargs):
+        seen.append(kwargs.get("local_files_only"))
+        raise OSError("stop here")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", fake)
+    (tmp_path / "config.json").write_text("{}")
+    for load in (models.load_tokenizer, models.load_model):
+        with pytest.raises(CookbookError, match="stop here"):
+            load(str(tmp_path))
+    monkeypatch.setenv(models.DOWNLOAD_VARIABLE, "1")
+    with pytest.raises(CookbookError, match="stop here"):
+        models.load_tokenizer(str(tmp_path))
+    assert seen == [True, True, False]
+
+
+def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(
+        CookbookError, match=r"is a folder but not a model folder \(it has no config"
+    ):
+        models.load_tokenizer(str(tmp_path))
+    (tmp_path / "tokenizer.json").write_text("{}")
+    assert models.model_problem(str(tmp_path), tokenizer=True) is None  # enough for words
+    assert "not a model folder" in models.model_problem(str(tmp_path))
+
+
+def test_a_device_this_machine_lacks_is_a_clear_error(monkeypatch):
+    import torch
+
+    assert models.device_problem("cpu") is None and models.device_problem("auto") is None
+    assert "expected auto, cpu, cuda, cuda:N or mps" in models.device_problem("gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "has no CUDA GPU" in models.device_problem("cuda:7")
+    with pytest.raises(CookbookError, match="device 'cuda': this machine has no CUDA GPU"):
+        models.pick_device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert models.device_problem("cuda:1") is None
+    assert models.device_problem("cuda:7") == (
+        "device 'cuda:7': this machine has 2 CUDA GPUs (cuda:0 to cuda:1)"
+    )
 
 
 def test_missing_local_folder_or_a_file_is_a_clear_error(tmp_path):

@@ -14,6 +14,8 @@ from cookbook.contract.errors import CookbookError
 from cookbook.pipeline.config import assembled_schema, load_pipeline
 from cookbook.registry import get_registry
 
+#: An alias of the embedded model: a model name that validates without network.
+MODEL = "model: smollm2-135m-instruct\n"
 GOOD = """\
 name: good
 seed: 1
@@ -112,17 +114,17 @@ BAD = [
     ),
     (
         "unknown trainer",
-        GOOD + "model: m\ntrain: {trainer: lroa}\n",
+        GOOD + MODEL + "train: {trainer: lroa}\n",
         ["train.trainer: unknown trainer 'lroa'"],
     ),
     (
         "misspelt trainer key",
-        GOOD + "model: m\ntrain: {trainer: lora, max_step: 80, batch_size: 4}\n",
+        GOOD + MODEL + "train: {trainer: lora, max_step: 80, batch_size: 4}\n",
         ["train.max_step: unknown parameter 'max_step'; did you mean 'max_steps'?"],
     ),
     (
         "training without data",
-        GOOD.replace("generate:\n  samples: 20\n", "") + "model: m\ntrain: {trainer: lora}\n",
+        GOOD.replace("generate:\n  samples: 20\n", "") + MODEL + "train: {trainer: lora}\n",
         ["train: training needs a generate section (the data)"],
     ),
     (
@@ -212,7 +214,7 @@ def test_set_can_add_a_task_to_a_pipeline_without_one(tmp_path):
 
 
 def test_a_misspelt_trainer_key_leaves_the_valid_ones_alone(tmp_path):
-    text = GOOD + "model: m\ntrain: {trainer: lora, max_step: 80, batch_size: 4, lora_r: 8}\n"
+    text = GOOD + MODEL + "train: {trainer: lora, max_step: 80, batch_size: 4, lora_r: 8}\n"
     with pytest.raises(CookbookError) as err:
         load_pipeline(write(tmp_path, text))
     message = str(err.value)

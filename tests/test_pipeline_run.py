@@ -21,13 +21,15 @@ from cookbook.registry import reset_registry
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pipeline"
 
+#: An alias of the embedded model: a model name that validates without network.
+MODEL = "model: smollm2-135m-instruct\n"
 BASIC = """\
 name: basic
 seed: 2
 output_dir: out
 templates:
   - name: document_qa
-    params: {max_words: 30}
+    params: {min_words: 20, max_words: 30}
   - retrieval
 generate:
   samples: 40
@@ -212,7 +214,7 @@ def test_the_run_folder_keeps_a_resolved_pipeline_that_plans_the_same_steps(tmp_
 
 
 def test_parameters_that_change_nothing_stay_out_of_the_cache_key(tmp_path):
-    path = write(tmp_path, BASIC + "model: m\ntrain: {trainer: lora, max_steps: 3}\n")
+    path = write(tmp_path, BASIC + MODEL + "train: {trainer: lora, max_steps: 3}\n")
     hashes = {s.name: s.hash for s in runner.plan(load_pipeline(path))}
     quiet = load_pipeline(path, [("train.progress", False), ("generate.workers", 1)])
     assert {s.name: s.hash for s in runner.plan(quiet)} == hashes
@@ -252,7 +254,7 @@ def test_the_pipeline_seed_reaches_the_trainer_unless_the_train_section_sets_one
     install_fake, tmp_path
 ):
     install_fake("cookbook-recorder", "recorder", RECORDER)
-    text = BASIC.replace("seed: 2", "seed: 7") + "model: m\ntoken_space: pseudowords\n"
+    text = BASIC.replace("seed: 2", "seed: 7") + MODEL + "token_space: pseudowords\n"
     text += "train: {trainer: recorder}\n"
     path = write(tmp_path, text)
     manifest = runner.run(load_pipeline(path))
@@ -267,7 +269,7 @@ def test_the_pipeline_seed_reaches_the_trainer_unless_the_train_section_sets_one
 
 
 PROXY = BASIC + textwrap.dedent("""\
-    model: m
+    model: smollm2-135m-instruct
     token_space: pseudowords
     tasks:
       - {name: qa, type: squad, path: tiny_squad.json}
@@ -286,7 +288,7 @@ def test_proxy_runs_are_checked_and_cached_by_what_changes_them(tmp_path):
     graph = textwrap.dedent("""\
         name: p
         output_dir: out
-        model: m
+        model: smollm2-135m-instruct
         token_space: pseudowords
         templates: [document_qa]
         tasks:

@@ -127,7 +127,7 @@ def test_a_named_scorer_is_used(tmp_path):
     [
         (
             ["multiple_choice", "--task", "squad"],
-            "record q-built with 'multiple_choice' failed: KeyError: 'options'",
+            "record q-built with 'multiple_choice' failed: the record has no slot 'options'",
         ),
         (["document_qa", "--split", "dev"], "--split applies to --task data only"),
         (["documnt_qa"], "did you mean 'document_qa'"),

@@ -7,11 +7,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from cookbook.cli import eval as eval_cmd
 from cookbook.cli import generate, list_plugins, mix, pipeline, preview, score, train
+from cookbook.cli.output import console, safe
 from cookbook.contract.errors import CookbookError
 from cookbook.registry import call_hook, get_registry, plugin_manager, strict_plugins
 
@@ -22,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-err_console = Console(stderr=True)
+err_console = console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -79,9 +78,7 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except CookbookError as exc:
-        err_console.print(
-            f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-        )
+        err_console.print(f"[bold red]Error:[/] {safe(exc)}", soft_wrap=True)
         sys.exit(1)
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("[yellow]Interrupted.[/]")
@@ -94,7 +91,8 @@ def main() -> None:
         if os.environ.get("COOKBOOK_DEBUG") or strict_plugins():
             raise
         err_console.print(
-            f"[bold red]Error:[/] {type(exc).__name__}: {exc}"
-            " (set COOKBOOK_DEBUG=1 for the traceback)"
+            f"[bold red]Error:[/] {type(exc).__name__}: {safe(exc)}"
+            " (set COOKBOOK_DEBUG=1 for the traceback)",
+            soft_wrap=True,
         )
         sys.exit(1)

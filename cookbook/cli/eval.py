@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cookbook.cli.options import parse_params
+from cookbook.cli.output import console, plain, safe
 from cookbook.contract.errors import CookbookError
 from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
 from cookbook.engine.calibration import DevData
@@ -29,6 +30,7 @@ _NOT_METRICS = (
     "seed",
     "main_metric",
     "higher_is_better",
+    "no_gold",
 )
 _TWO_CHOICES = "Two-choice tasks (e.g. deepmatcher)"
 
@@ -38,13 +40,15 @@ def show_result(result: dict[str, Any], console: Console) -> None:
     subject = result.get("task") or result["template"]
     title = f"{subject} (template {result['template']})" if result.get("task") else subject
     model = result["model"] + (f" + {result['adapter']}" if result.get("adapter") else "")
-    table = Table(title=f"{title}: {model}")
+    table = Table(title=plain(f"{title}: {model}"))
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("records", str(result["n"]))
+    no_gold = result.get("no_gold")
+    skipped = f" ({no_gold} without a non-empty gold answer skipped)" if no_gold else ""
+    table.add_row("records", f"{result['n']}{skipped}")
     for key, value in result.items():
         if key not in _NOT_METRICS:
-            table.add_row(key, f"{value:.4f}")
+            table.add_row(plain(key), f"{value:.4f}")
     low, high = result["alignment_ci"]
     table.add_row("alignment", f"{result['alignment']:.4f} [{low:.4f}, {high:.4f}]", style="bold")
     console.print(table)
@@ -169,9 +173,9 @@ def eval_command(
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        show_result(result, Console())
+        show_result(result, console())
         if output is not None:
-            Console(stderr=True).print(f"wrote generations to {output}")
+            console(stderr=True).print(f"wrote generations to {safe(output)}")
 
 
 def register(app: typer.Typer) -> None:

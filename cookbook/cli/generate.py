@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from cookbook.cli.options import parse_params
+from cookbook.cli.output import console, safe
 from cookbook.contract.errors import CookbookError
 from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
 from cookbook.engine.generation import FORMATS, Job, default_workers, generate, split_evenly
@@ -61,7 +61,7 @@ def generate_command(
         written = generate(
             jobs, seed, output, token_space=tokens, workers=workers, fmt=fmt, on_progress=advance
         )
-    Console(stderr=True).print(f"wrote {written} samples to {output}")
+    console(stderr=True).print(f"wrote {written} samples to {safe(output)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from cookbook.cli.output import console, plain, safe
 from cookbook.registry import get_registry
 
 
@@ -27,15 +28,17 @@ def list_plugins(
         components = "\n".join(
             f"{kind}: {', '.join(names)}" for kind, names in p.components.items() if names
         )
-        status = "[green]ok[/]" if p.status == "ok" else f"[red]{p.status}[/]"
-        table.add_row(p.name, p.version, "\n".join(p.hooks), components, status)
-    console = Console()
-    console.print(table)
+        status = Text(p.status, style="green" if p.status == "ok" else "red")
+        table.add_row(
+            plain(p.name), plain(p.version), plain("\n".join(p.hooks)), plain(components), status
+        )
+    out = console()
+    out.print(table)
     for kind, name, owners in registry.clashes():
-        console.print(
-            f"[yellow]clash:[/] {kind} {name!r} is registered by "
-            + " and ".join(f"{o.name} ({o.distribution})" for o in owners)
-            + f"; pick one as '{owners[0].name}:{name}'"
+        out.print(
+            f"[yellow]clash:[/] {kind} {safe(repr(name))} is registered by "
+            + " and ".join(safe(f"{o.name} ({o.distribution})") for o in owners)
+            + safe(f"; pick one as '{owners[0].name}:{name}'")
         )
 
 

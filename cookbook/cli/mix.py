@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cookbook.cli.options import ParamOption, help_listing, parse_params
+from cookbook.cli.output import console, plain, safe
 from cookbook.contract.errors import CookbookError
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ def _show_mixture(document: dict[str, Any], console: Console) -> None:
         table.add_column(column, justify="left" if column == "task" else "right")
     for task in learned:
         table.add_row(
-            task,
+            plain(task),
             f"{learned[task]:.4f}",
             f"{uniform[task]:.4f}",
             f"{learned[task] - uniform[task]:+.4f}",
@@ -38,13 +39,13 @@ def _show_mixture(document: dict[str, Any], console: Console) -> None:
 
     weights, counts = document["weights"], document.get("counts")
     shown = sorted((t for t in weights if weights[t] > 0), key=lambda t: -weights[t])
-    table = Table(title=f"Weights ({document['mixer']} mixer)")
+    table = Table(title=plain(f"Weights ({document['mixer']} mixer)"))
     table.add_column("template")
     table.add_column("weight", justify="right")
     if counts is not None:
         table.add_column("samples", justify="right")
     for name in shown:
-        row = [name, f"{weights[name]:.4f}"]
+        row = [plain(name), f"{weights[name]:.4f}"]
         table.add_row(*row, *([str(counts[name])] if counts is not None else []))
     console.print(table)
     zero = len(weights) - len(shown)
@@ -52,7 +53,7 @@ def _show_mixture(document: dict[str, Any], console: Console) -> None:
         console.print(f"{zero} of {len(weights)} templates have weight 0")
     if document["objective"] is not None:
         name = document.get("objective_name") or "objective"
-        console.print(f"objective ({name}): {document['objective']:.4f}")
+        console.print(plain(f"objective ({name}): {document['objective']:.4f}"))
 
 
 def _mean(values: Any) -> float:
@@ -66,8 +67,8 @@ def _show_linearity(report: LinearityReport, console: Console) -> None:
         table.add_column(column, justify="left" if column in ("pair", "task") else "right")
     for row in report.rows:
         table.add_row(
-            "+".join(row.pair),
-            row.task,
+            plain("+".join(row.pair)),
+            plain(row.task),
             *(f"{v:.4f}" for v in (row.score_a, row.score_b, row.average, row.measured)),
             f"{row.deviation:.4f}",
         )
@@ -105,7 +106,7 @@ def mix_command(
     """Learn mixture weights over templates from a tasks x templates score matrix."""
     from cookbook.engine import mixing
 
-    console = Console()
+    out = console()
     if check_linearity:
         if measurements is None:
             raise CookbookError("--check-linearity needs --measurements FILE.csv")
@@ -113,7 +114,7 @@ def mix_command(
         if as_json:
             typer.echo(json.dumps(report.as_json(), indent=2))
         else:
-            _show_linearity(report, console)
+            _show_linearity(report, out)
         return
     if scores is None:
         raise CookbookError("give --scores FILE.csv (or --check-linearity --measurements FILE.csv)")
@@ -125,9 +126,9 @@ def mix_command(
     if as_json:
         typer.echo(json.dumps(document, indent=2))
     else:
-        _show_mixture(document, console)
+        _show_mixture(document, out)
         if output is not None:
-            Console(stderr=True).print(f"wrote mixture to {output}")
+            console(stderr=True).print(f"wrote mixture to {safe(output)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,8 @@ import typer
 import typer.core
 from rich.markup import escape
 
-from cookbook.contract.params import Params, parse_assignments
+from cookbook.contract.params import Params
+from cookbook.pipeline.yamlfile import parse_assignments
 
 ParamOption = Annotated[
     list[str] | None,
@@ -23,7 +24,8 @@ ParamOption = Annotated[
 
 
 def parse_params(items: list[str] | None, option: str = "--param") -> list[tuple[str, Any]]:
-    """``["a.b=3"]`` -> ``[("a.b", 3)]``; a malformed item is an error naming it."""
+    """``["a.b=3"]`` -> ``[("a.b", 3)]``; a malformed item, or a value over the limits of a
+    pipeline file, is an error naming it."""
     return parse_assignments(items, option)
 
 

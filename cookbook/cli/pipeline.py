@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from cookbook.cli.output import console, plain, safe
 from cookbook.pipeline.config import Pipeline, assembled_schema, load_pipeline, parse_sets
 from cookbook.registry import get_registry
 
@@ -28,8 +30,8 @@ def validate(file: FileArgument, set_: SetOption = None) -> None:
     steps = ", ".join(
         f"{s.name} ({s.kind})" if s.name != s.kind else s.name for s in pipeline.steps
     )
-    Console(stderr=True).print(
-        f"[green]ok[/] {file}: {pipeline.name}, steps: {steps}", highlight=False
+    console(stderr=True).print(
+        f"[green]ok[/] {safe(file)}: {safe(pipeline.name)}, steps: {safe(steps)}"
     )
 
 
@@ -43,19 +45,19 @@ def show_plan(pipeline: Pipeline, console: Console) -> None:
     """A table of the steps in the order they run: kind, inputs, hash, cached or to run."""
     from cookbook.pipeline import runner
 
-    table = Table(title=f"{pipeline.name} -> {pipeline.output_dir}")
+    table = Table(title=plain(f"{pipeline.name} -> {pipeline.output_dir}"))
     for column in ("step", "kind", "inputs", "hash", "status"):
         table.add_column(column)
     for row in runner.plan(pipeline):
         inputs = "; ".join(f"{k}: {', '.join(v)}" for k, v in row.inputs.items()) or "-"
-        status = "[green]cached[/]" if row.cached else "to run"
-        table.add_row(row.name, row.kind, inputs, row.hash, status)
+        status = Text("cached", style="green") if row.cached else Text("to run")
+        table.add_row(plain(row.name), plain(row.kind), plain(inputs), row.hash, status)
     console.print(table)
 
 
 def plan(file: FileArgument, set_: SetOption = None) -> None:
     """Show the steps of a pipeline, what each reads, and which are cached."""
-    show_plan(load_pipeline(file, parse_sets(set_)), Console())
+    show_plan(load_pipeline(file, parse_sets(set_)), console())
 
 
 def run(
@@ -68,12 +70,12 @@ def run(
     from cookbook.pipeline import runner
 
     pipeline = load_pipeline(file, parse_sets(set_))
-    console = Console(stderr=True)
+    err = console(stderr=True)
     if dry_run:
-        show_plan(pipeline, console)
+        show_plan(pipeline, err)
         return
-    runner.run(pipeline, force=force, console=console)
-    console.print(f"[green]done[/]: {pipeline.output_dir} (card: README.md)")
+    runner.run(pipeline, force=force, console=err)
+    err.print(f"[green]done[/]: {safe(pipeline.output_dir)} (card: README.md)")
 
 
 def register(app: typer.Typer) -> None:

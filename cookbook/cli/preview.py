@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
 from cookbook.cli.options import parse_params
+from cookbook.cli.output import console, plain
 from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
 from cookbook.engine.samples import SampleMaker
 from cookbook.engine.token_spaces import resolve_token_space
@@ -33,7 +33,7 @@ def preview(
     tpl = registry.get("templates", template)
     params = tpl.resolve(dict(parse_params(param)))
     maker = SampleMaker(tpl, template, params, seed, resolve_token_space(tokens, registry))
-    console = Console()
+    out = console()
     for index in range(n):
         record = maker.record(index)
         body = Text()
@@ -44,7 +44,14 @@ def preview(
             for k, v in record["slots"].items()
             if not isinstance(v, str) or len(v) < 60
         )
-        console.print(Panel(body, title=record["id"], subtitle=slots or None, title_align="left"))
+        out.print(
+            Panel(
+                body,
+                title=plain(record["id"]),
+                subtitle=plain(slots) if slots else None,
+                title_align="left",
+            )
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -14,10 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from cookbook.cli.options import parse_params
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.errors import CookbookError, PluginClashError
 from cookbook.contract.templates import Template
-from cookbook.engine.alignment import AlignmentSummary, alignment_scores, summarize
+from cookbook.engine.alignment import AlignmentSummary, alignment_scores, gold_answers, summarize
 from cookbook.engine.samples import read_samples
+from cookbook.pipeline.yamlfile import clip, cut, short
 from cookbook.registry import get_registry
 
 
@@ -28,7 +29,10 @@ class Scored:
     ids: list[str] = field(default_factory=list)
     slots: list[dict[str, Any]] = field(default_factory=list)
     outputs: list[Any] = field(default_factory=list)
+    #: Records of other templates, passed over.
     skipped: int = 0
+    #: Task records without a non-empty gold answer, passed over.
+    no_gold: int = 0
 
     def add(self, id: str, slots: dict[str, Any], output: Any) -> None:
         self.ids.append(id)
@@ -36,25 +40,57 @@ class Scored:
         self.outputs.append(output)
 
 
-def sample_records(template: Template, path: Path, limit: int | None) -> Scored:
-    """Generated samples of ``template`` in ``path`` (other templates' records are skipped)."""
+def sample_records(
+    template: Template, path: Path, limit: int | None, label: str | None = None
+) -> Scored:
+    """Generated samples of ``template`` in ``path``: the records whose ``template`` field
+    names this very template (``plugin:name`` or a bare name that resolves to it); other
+    templates' records are skipped and counted, even those of a namesake from another
+    plugin. A record whose bare name several plugins provide is an error: it cannot be told
+    whose it is."""
+    registry = get_registry()
+    mine: dict[str, bool] = {}
     scored = Scored()
-    for record in read_samples(path):
+    for number, record in enumerate(read_samples(path), 1):
         if limit is not None and len(scored.ids) >= limit:
             break
-        name = str(record.get("template", template.name)).rpartition(":")[2]
-        if name != template.name:
+        id = str(record.get("id", f"#{number}"))
+        named = record.get("template", template.name)
+        if not isinstance(named, str):
+            raise CookbookError(
+                f"{path}: record {clip(id)}: 'template' must be a template's name, not"
+                f" {short(named)}"
+            )
+        if named not in mine:
+            mine[named] = _is_template(registry, named, template, label or template.name, path, id)
+        if not mine[named]:
             scored.skipped += 1
             continue
-        id = str(record.get("id", f"#{len(scored.ids) + scored.skipped}"))
         slots = record.get("slots")
         if not isinstance(slots, dict) or template.output not in slots:
             raise CookbookError(
-                f"{path}: record {id}: needs 'slots' holding the output slot {template.output!r}"
+                f"{path}: record {clip(id)}: needs 'slots' holding the output slot"
+                f" {template.output!r}"
             )
         inputs = {k: v for k, v in slots.items() if k != template.output}
         scored.add(id, inputs, slots[template.output])
     return scored
+
+
+def _is_template(
+    registry: Any, named: str, template: Template, label: str, path: Path, id: str
+) -> bool:
+    """Whether a record's ``template`` field, ``named``, is ``template`` itself."""
+    try:
+        return registry.get("templates", named) is template
+    except PluginClashError:
+        raise CookbookError(
+            f"{path}: record {clip(id)} names template {short(named)}, which several plugins"
+            f" provide: it cannot be told whether it is {short(label)}'s"
+            " (name the template as plugin:name when generating)"
+        ) from None
+    except CookbookError:  # not installed: another template's records
+        return False
 
 
 def task_records(
@@ -66,7 +102,8 @@ def task_records(
     params: dict[str, Any] | None = None,
 ) -> Scored:
     """Records of a real task with their gold answers. A task made for another template has
-    its slots mapped into ``template``'s, as the pipeline's score stage maps them."""
+    its slots mapped into ``template``'s, as the pipeline's score stage maps them. Empty gold
+    answers are left out; a record with none left is skipped and counted (``no_gold``)."""
     from cookbook.engine.mixing.sources import example_slots, map_slots
 
     task = get_registry().get("tasks", task_name)
@@ -74,8 +111,12 @@ def task_records(
     example = None if own else example_slots(template, params)
     scored = Scored()
     for record in islice(task.read(str(path), split), limit):
+        answers = gold_answers(record.answers)
+        if not answers:
+            scored.no_gold += 1
+            continue
         slots = record.slots if own else map_slots(record.slots, template, example)
-        scored.add(record.id, slots, list(record.answers))
+        scored.add(record.id, slots, answers)
     return scored
 
 
@@ -142,9 +183,14 @@ def score_command(
     if task is not None:
         scored = task_records(tpl, task, data, split, limit, params)
     else:
-        scored = sample_records(tpl, data, limit)
+        scored = sample_records(tpl, data, limit, label=template)
     if not scored.ids:
-        raise CookbookError(f"{data}: no records of template {tpl.name!r} to score")
+        why = ""
+        if scored.no_gold:
+            why = f" ({scored.no_gold} without a non-empty gold answer skipped)"
+        elif scored.skipped:
+            why = f" ({scored.skipped} of other templates skipped)"
+        raise CookbookError(f"{data}: no records of template {short(template)} to score{why}")
     if generations is not None:
         use_generations(scored, generations)
     scores = alignment_scores(tpl, scored.slots, scored.outputs, params, scorer, ids=scored.ids)
@@ -159,6 +205,7 @@ def score_command(
         "scorer": scorer or tpl.name,
         **summary.as_json(),
         "skipped": scored.skipped,
+        "no_gold": scored.no_gold,
     }
     if as_json:
         typer.echo(json.dumps(report, indent=2))
@@ -173,14 +220,16 @@ def _print_report(
     scores: list[float],
     show: int,
 ) -> None:
-    console = Console()
-    table = Table(title=f"Alignment with {report['template']!r}", show_header=False)
+    console = Console(highlight=False)
+    table = Table(title=Text(f"Alignment with {report['template']!r}"), show_header=False)
     table.add_column(style="bold")
     table.add_column()
     source = f"task {report['task']} on {report['data']}" if report["task"] else report["data"]
     skipped = f" ({scored.skipped} of other templates skipped)" if scored.skipped else ""
+    if scored.no_gold:
+        skipped += f" ({scored.no_gold} without a non-empty gold answer skipped)"
     interval = f"{summary.confidence:.0%} CI [{summary.ci_low:.4f}, {summary.ci_high:.4f}]"
-    table.add_row("data", Text(source))
+    table.add_row("data", Text(cut(source)))
     table.add_row("outputs", Text(f"{report['outputs']} (scorer {report['scorer']})"))
     table.add_row("records", f"{summary.n}{skipped}")
     table.add_row("statistic", Text.assemble((f"{summary.statistic:.4f}", "bold"), f"  {interval}"))
@@ -193,7 +242,7 @@ def _print_report(
         worst.add_column(column, overflow="fold")
     for value, i in misaligned[:show]:
         worst.add_row(
-            Text(scored.ids[i]),
+            Text(_short(scored.ids[i], 60)),
             f"{value:.2f}",
             Text(_short(scored.outputs[i], 60)),
             Text(_inputs(scored.slots[i])),

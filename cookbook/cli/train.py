@@ -37,10 +37,15 @@ def train_command(
 
     The trainer's parameters are given with -p KEY=VALUE (e.g. -p max_steps=60
     -p resume=true); they are listed below."""
+    from cookbook.engine.models import model_problem
     from cookbook.engine.training import train_model
 
     if not data.is_file():
-        raise CookbookError(f"{data}: no such file")
+        what = "not a regular file" if data.exists() else "no such file"
+        raise CookbookError(f"{data}: {what}")
+    problem = model_problem(model)  # at once: no network retries, nothing read or loaded
+    if problem is not None:
+        raise CookbookError(problem)
     output = output or default_output(model, trainer)
     metrics = train_model(trainer, data, model, output, dict(parse_params(param)))
     if os.environ.get("RANK", "0") == "0":

@@ -17,7 +17,9 @@ validates values, naming the component and the key; a misspelt key gets a did-yo
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +29,9 @@ from typing import Any
 from cookbook.contract.errors import CookbookError, did_you_mean
 
 _SIMPLE = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+#: The largest integer a parameter may hold (either sign): 2**53, the largest that every JSON
+#: reader and a float count exactly; beyond it a value is a typo or an overflow, never a count.
+MAX_INTEGER = 2**53
 #: JSON Schema keywords that say what type a value has; a ``Param`` giving one replaces the
 #: type derived from the annotation.
 _TYPE_KEYWORDS = ("type", "enum", "const", "oneOf", "anyOf", "allOf", "$ref")
@@ -311,6 +316,34 @@ class Params:
         checked = {k: v for k, v in values.items() if k in self._specs}
         schema = {"type": "object", "properties": self.schema["properties"]}
         problems += validation_errors(schema, checked)
+        problems += self._bound_errors(checked)
+        return problems
+
+    def _bound_errors(self, values: Mapping[str, Any]) -> list[tuple[list[Any], str]]:
+        """A ``min_X`` above its ``max_X`` (both parameters, both numbers): an error rather
+        than one bound silently winning."""
+        problems: list[tuple[list[Any], str]] = []
+        for low_name in self._specs:
+            if not low_name.startswith("min_"):
+                continue
+            high_name = "max_" + low_name[len("min_") :]
+            if high_name not in self._specs:
+                continue
+            low, high = values.get(low_name), values.get(high_name)
+            if not (_finite_number(low) and _finite_number(high) and low > high):
+                continue
+            low_default = low == self._specs[low_name].default
+            high_default = high == self._specs[high_name].default
+            # reported where the user wrote a bound: the other may be its default
+            place = high_name if low_default and not high_default else low_name
+            problems.append(
+                (
+                    [place],
+                    f"{low_name} ({_yaml(low)}{', its default' if low_default else ''}) is more"
+                    f" than {high_name} ({_yaml(high)}{', its default' if high_default else ''}):"
+                    f" {low_name} must be at most {high_name}",
+                )
+            )
         return problems
 
     def resolve(self, owner: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -330,12 +363,61 @@ class Params:
 
 
 def validation_errors(schema: Mapping[str, Any], value: Any) -> list[tuple[list[Any], str]]:
-    """Every JSON Schema violation of ``value`` as (JSON path, message), in path order."""
-    import jsonschema
+    """Every JSON Schema violation of ``value`` as (JSON path, message), in path order.
 
-    validator = jsonschema.Draft202012Validator(schema)
+    Stricter than plain JSON Schema on numbers, as Python uses them: an ``integer`` is a Python
+    int (not ``5.0``, not ``true``), within ``MAX_INTEGER`` either side, and a ``number`` is
+    finite (no ``.inf``, no ``.nan``)."""
+    validator = _validator_class()(schema)
     errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
     return [(list(e.absolute_path), _message(e)) for e in map(_inner, errors)]
+
+
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and number_problem(value) is None
+    )
+
+
+def number_problem(value: Any) -> str | None:
+    """What makes a number unusable as a parameter (None for a fine one, or a non-number):
+    an integer beyond ``MAX_INTEGER`` either side, a float that is not finite."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and abs(value) > MAX_INTEGER:
+        return f"{_yaml(value)} is out of range: an integer here lies within ±{MAX_INTEGER} (2**53)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{_yaml(value)} is not a finite number"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _validator_class() -> Any:
+    """Draft 2020-12 with Python's integers (no floats, no bools) and the number bounds of
+    ``number_problem`` checked wherever a value is typed ``integer`` or ``number``."""
+    import jsonschema
+    from jsonschema.validators import extend
+
+    base = jsonschema.Draft202012Validator
+    plain_type = base.VALIDATORS["type"]
+
+    def is_integer(checker: Any, instance: Any) -> bool:
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    def typed(validator: Any, types: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        errors = list(plain_type(validator, types, instance, schema))
+        yield from errors
+        problem = None if errors else number_problem(instance)
+        if problem is not None:
+            yield jsonschema.ValidationError(problem, validator="number_range")
+
+    return extend(
+        base,
+        validators={"type": typed},
+        type_checker=base.TYPE_CHECKER.redefine("integer", is_integer),
+    )
 
 
 def _inner(error: Any) -> Any:
@@ -357,6 +439,8 @@ def _yaml(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
     text = repr(value)
@@ -382,7 +466,12 @@ def _message(error: Any) -> str:
     none of several shapes, the shapes it may take."""
     if error.validator == "type":
         kinds = _kinds({"type": error.validator_value})
-        return f"{_yaml(error.instance)} is not of type {' or '.join(map(repr, kinds))}"
+        text = f"{_yaml(error.instance)} is not of type {' or '.join(map(repr, kinds))}"
+        instance = error.instance
+        whole = isinstance(instance, float) and instance.is_integer()
+        if "integer" in kinds and whole and abs(instance) <= MAX_INTEGER:
+            text += f" (an integer has no decimal point: {int(instance)})"
+        return text
     if error.validator in ("oneOf", "anyOf"):
         kinds = list(dict.fromkeys(_kinds({error.validator: error.validator_value})))
         if kinds:
@@ -390,6 +479,10 @@ def _message(error: Any) -> str:
     if error.validator == "enum":
         options = ", ".join(_yaml(v) for v in error.validator_value)
         return f"{_yaml(error.instance)} is not one of {options}"
+    if error.validator == "pattern" and isinstance(error.schema, dict):
+        described = error.schema.get("description")
+        if described:
+            return f"{_yaml(error.instance)} is not of the form: {described}"
     return error.message
 
 

@@ -41,6 +41,10 @@ def read_json(path: Path) -> Any:
         ) from None
     except UnicodeDecodeError as exc:
         raise CookbookError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except RecursionError:
+        raise CookbookError(f"{path}: JSON nested too deep to read") from None
+    except OSError as exc:
+        raise CookbookError(f"{path}: cannot read it: {exc.strerror or exc}") from None
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -54,11 +58,15 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise CookbookError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise CookbookError(f"{path}:{number}: JSON nested too deep to read") from None
                 if not isinstance(record, dict):
                     raise CookbookError(f"{path}:{number}: expected a JSON object")
                 yield number, record
     except UnicodeDecodeError as exc:
         raise CookbookError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise CookbookError(f"{path}: cannot read it: {exc.strerror or exc}") from None
 
 
 def require_field(record: dict[str, Any], key: str, kind: type, where: str) -> Any:

@@ -44,10 +44,12 @@ _EXPORTS = {
     ],
     "cookbook.engine.models": [
         "DEFAULT_MODEL",
+        "device_problem",
         "format_completion",
         "format_prompt",
         "load_model",
         "load_tokenizer",
+        "model_problem",
         "pick_device",
         "pick_dtype",
         "resolve_model_path",

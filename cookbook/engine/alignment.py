@@ -103,10 +103,37 @@ def alignment_scores(
         except Exception as exc:
             name = ids[i] if ids is not None else f"#{i}"
             raise CookbookError(
-                f"scoring record {name} with {template.name!r} failed:"
-                f" {type(exc).__name__}: {exc} (do its slots match the template's?)"
+                f"scoring record {_clip(str(name))} with {template.name!r} failed:"
+                f" {_slot_problem(exc, slots)}"
             ) from exc
     return scores
+
+
+def _slot_problem(exc: Exception, slots: Mapping[str, Any]) -> str:
+    """Why a scorer could not read a record, in the record's terms."""
+    have = ", ".join(_clip(str(k)) for k in slots) or "none"
+    if isinstance(exc, KeyError) and exc.args:
+        return (
+            f"the record has no slot {_clip(repr(exc.args[0]))} (its slots: {have});"
+            " do its slots match the template's?"
+        )
+    detail = str(exc) or type(exc).__name__
+    return f"its slots do not fit the template's scorer ({_clip(detail, 200)}; its slots: {have})"
+
+
+def _clip(text: str, width: int = 80) -> str:
+    return text if len(text) <= width else f"{text[:width]}… ({len(text) - width:,} more)"
+
+
+def gold_answers(answers: Any) -> list[Any]:
+    """A record's gold answers without the empty ones (``""``, blanks, null): an empty gold
+    answer says nothing about a template's rule, so it is never scored (as 0 or otherwise).
+    Callers skip a record left with none and say how many they skipped."""
+    if isinstance(answers, str):
+        answers = [answers]
+    return [
+        a for a in answers or [] if a is not None and not (isinstance(a, str) and not a.strip())
+    ]
 
 
 def summarize(scores: Sequence[float], confidence: float = 0.95) -> AlignmentSummary:

@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from cookbook.contract.components import ModelInfo, best_choice, setting
 from cookbook.contract.errors import CookbookError
 from cookbook.contract.params import Params
 from cookbook.contract.text import normalize_tokens
-from cookbook.engine.alignment import alignment_scores, summarize
+from cookbook.engine.alignment import alignment_scores, gold_answers, summarize
 from cookbook.engine.calibration import DevData, check_two_choices, fit_threshold, with_threshold
 from cookbook.registry import get_registry
 
@@ -96,9 +96,20 @@ def _with_adapter(model: Any, adapter: str) -> Any:
 
 
 def token_budget(tokenizer: Any, answers: Sequence[str]) -> int:
-    """New tokens to allow: 1.5 times the longest gold answer plus 8, within 8 to 512."""
+    """New tokens to allow: 1.5 times the longest gold answer plus 8, within 8 to 512 (an
+    answer is cut before it is tokenised to what could reach 512, see ``clip_text``)."""
+    from cookbook.engine.inference import clip_text
+
     longest = max(
-        (len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers), default=0
+        (
+            len(
+                tokenizer(clip_text(a, MAX_NEW_TOKENS, "start"), add_special_tokens=False)[
+                    "input_ids"
+                ]
+            )
+            for a in answers
+        ),
+        default=0,
     )
     return max(MIN_NEW_TOKENS, min(MAX_NEW_TOKENS, longest * 3 // 2 + 8))
 
@@ -192,6 +203,9 @@ def evaluate_task(
         raise CookbookError(f"task {task!r}: give a threshold or development data, not both")
     read_params = task_params(task_obj, params)
     records = _read_records(task_obj, data, split, read_params, skip, limit)
+    no_gold = 0
+    if mode == "generate":
+        records, no_gold = _with_gold(task, data, records)
     dev_records = None
     if dev is not None:
         dev_records = _read_records(task_obj, dev.path, dev.split, read_params, dev.skip, dev.limit)
@@ -231,6 +245,7 @@ def evaluate_task(
         "task": task,
         "template": task_obj.template,
         "n": len(records),
+        **({"no_gold": no_gold} if no_gold else {}),
         **{k: float(v) for k, v in metrics.items()},
         "main_metric": main,
         "higher_is_better": bool(setting(task_obj, "higher_is_better", "tasks")),
@@ -240,6 +255,23 @@ def evaluate_task(
         "model": model,
         "adapter": adapter,
     }
+
+
+def _with_gold(task: str, data: str, records: list[Any]) -> tuple[list[Any], int]:
+    """The records with a non-empty gold answer (their empty answers left out), and how many
+    had none: an empty gold answer cannot be matched, so it is skipped and counted (the
+    result's ``no_gold``), never scored as a miss."""
+    kept = []
+    for record in records:
+        answers = gold_answers(record.answers)
+        if answers:
+            kept.append(record if answers == record.answers else replace(record, answers=answers))
+    if not kept:
+        raise CookbookError(
+            f"task {task!r}: {data}: none of the {len(records)} records has a non-empty gold"
+            " answer to evaluate against"
+        )
+    return kept, len(records) - len(kept)
 
 
 def _read_records(

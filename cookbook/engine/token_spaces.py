@@ -20,9 +20,15 @@ def tokenizer_words(model: str) -> list[str]:
         raise CookbookError(
             "the tokenizer token space needs transformers: pip install 'cookbook-llm[train]'"
         ) from exc
-    from cookbook.engine.models import resolve_model_path
+    from cookbook.engine.models import local_files_only, resolve_model_path
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model))
+    path = resolve_model_path(model, tokenizer=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_files_only())
+    except (OSError, ValueError) as exc:
+        raise CookbookError(
+            f"token space tokenizer:{model}: cannot load its tokenizer: {exc}"
+        ) from exc
     words = set()
     for token in tokenizer.get_vocab():
         # Byte-level BPE marks a leading space with "Ġ", SentencePiece with "▁".
@@ -57,9 +63,13 @@ def token_space_problem(spec: str, registry: Any = None) -> str | None:
     if spec == DEFAULT_TOKEN_SPACE:
         return None
     if spec.startswith("tokenizer:"):
-        if not spec.partition(":")[2].strip():
+        model = spec.partition(":")[2]
+        if not model.strip():
             return "tokenizer: needs a model, as tokenizer:MODEL"
-        return None
+        from cookbook.engine.models import model_problem
+
+        problem = model_problem(model, tokenizer=True)
+        return None if problem is None else f"token space {spec!r}: {problem}"
     try:
         registry.get("token_spaces", spec)
     except CookbookError as exc:

@@ -8,7 +8,10 @@ unknown inputs, type mismatches and cycles. Each error names ``file:line: json.p
 
 from __future__ import annotations
 
+import heapq
 import json
+import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.resources import files
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cookbook.contract.errors import CookbookError, did_you_mean
-from cookbook.contract.params import Params, parse_assignments, validation_errors
+from cookbook.contract.params import Params, validation_errors
 from cookbook.contract.steps import (
     Artifact,
     Input,
@@ -27,13 +30,27 @@ from cookbook.contract.steps import (
     TemplateUse,
 )
 from cookbook.pipeline import shorthand
-from cookbook.pipeline.yamlfile import format_path, line_of, load_yaml
+from cookbook.pipeline.yamlfile import (
+    clip,
+    cut,
+    format_path,
+    line_of,
+    load_yaml,
+    parse_assignments,
+    short,
+    tree_problem,
+)
 from cookbook.registry import Registry, strict_plugins
 
 DEFAULT_MODEL_TOKEN_SPACE = "tokenizer:{model}"
 #: Parameters whose schema has this ``format`` name a file or folder: relative to the pipeline
 #: file's folder, checked to exist, and cached by content.
 PATH_FORMAT = "path"
+#: The longest name of a pipeline, step, template, task or other component (as the schema's
+#: ``maxLength`` says): a longer one is an error, and messages show a long value cut.
+NAME_MAX_LENGTH = 200
+#: A report lists at most this many errors (the first by line), then says how many more.
+MAX_REPORTED = 100
 
 Problem = tuple[tuple[Any, ...], str]
 
@@ -106,28 +123,39 @@ class Pipeline:
 def apply_overrides(data: Any, overrides: list[tuple[str, Any]]) -> Any:
     """Apply ``--set a.b.0.c=value`` overrides; a list index one past the end appends."""
     for key, value in overrides:
-        parts = [int(p) if p.isdigit() else p for p in key.split(".")]
+        # a number is a list index (a mapping's keys stay names: text)
+        parts = [
+            int(p) if p.isascii() and p.isdigit() and len(p) < 10 else p for p in key.split(".")
+        ]
         target = data
         try:
             for part, nxt in zip(parts, parts[1:], strict=False):
                 empty: Any = [] if isinstance(nxt, int) else {}
+                if isinstance(target, dict):
+                    part = str(part)
                 if isinstance(target, list) and part == len(target):
                     target.append(empty)
                 elif isinstance(target, dict) and part not in target:
                     target[part] = empty
                 target = target[part]
             last = parts[-1]
+            if isinstance(target, dict):
+                last = str(last)
             if isinstance(target, list) and last == len(target):
                 target.append(value)
             else:
                 target[last] = value
         except (IndexError, KeyError, TypeError):
-            raise CookbookError(f"--set {key}: no such place in the pipeline") from None
+            raise CookbookError(f"--set {clip(key)}: no such place in the pipeline") from None
+    if overrides:
+        problem = tree_problem(data)
+        if problem:
+            raise CookbookError(f"--set: with the overrides, {problem}")
     return data
 
 
 def parse_sets(items: list[str] | None) -> list[tuple[str, Any]]:
-    """``--set key.path=value`` options."""
+    """``--set key.path=value`` options (values under the limits of a pipeline file)."""
     return parse_assignments(items, "--set")
 
 
@@ -142,8 +170,16 @@ def load_pipeline(
     registry = registry or get_registry()
     path = Path(path).resolve()
     data, lines = load_yaml(path)
+    if data is None:
+        raise CookbookError(
+            f"{path}:1: the file holds no YAML document: a pipeline is a mapping of keys"
+            " (name, templates, ...)"
+        )
     if not isinstance(data, dict):
-        raise CookbookError(f"{path}:1: a pipeline is a mapping of keys (name, templates, ...)")
+        shown = "a list" if isinstance(data, list) else f"the value {clip(repr(data))}"
+        raise CookbookError(
+            f"{path}:1: a pipeline is a mapping of keys (name, templates, ...), not {shown}"
+        )
     data = apply_overrides(data, overrides or [])
     templates = data.get("templates")
     if isinstance(templates, list):
@@ -163,27 +199,49 @@ def _report(path: Path, lines: dict, errors: list[Problem]) -> str:
         rows.append((line or 0, f"{place}: {format_path(where)}: {message}"))
     rows.sort(key=lambda r: r[0])
     count = f"{len(rows)} error{'s' if len(rows) > 1 else ''} in {path.name}"
-    return count + "\n" + "\n".join(text for _, text in rows)
+    shown = [text for _, text in rows[:MAX_REPORTED]]
+    if len(rows) > MAX_REPORTED:
+        shown.append(f"... and {len(rows) - MAX_REPORTED:,} more errors")
+    return cut(count + "\n" + "\n".join(shown))
 
 
 def _unknown_key_errors(schema: dict[str, Any], data: Any) -> list[Problem]:
     """Schema errors of ``data``, an unknown key reported once with a did-you-mean."""
     problems: list[Problem] = []
     for where, message in validation_errors(schema, data):
-        if "Additional properties" not in message:
-            problems.append((tuple(where), message))
-            continue
         target = data
         for part in where:
             target = target[part]
-        node = schema
-        for part in where:
-            node = node.get("items", {}) if isinstance(part, int) else node["properties"][part]
+        node = _schema_at(schema, where)
+        if isinstance(target, str) and len(target) > node.get("maxLength", len(target)):
+            problems.append((tuple(where), too_long(target, node["maxLength"])))
+            continue
+        if "Additional properties" not in message:
+            problems.append((tuple(where), message))
+            continue
         allowed = list(node.get("properties", {}))
         for key in [k for k in target if k not in allowed]:
-            hint = did_you_mean(key, allowed)
-            problems.append(((*where, key), f"unknown key {key!r}{hint}"))
+            hint = did_you_mean(key, allowed) if len(key) <= NAME_MAX_LENGTH else ""
+            problems.append(((*where, key), f"unknown key {short(key)}{hint}"))
     return problems
+
+
+def _schema_at(schema: dict[str, Any], where: list[Any]) -> dict[str, Any]:
+    """The part of ``schema`` that describes the value at ``where`` ({} when none does)."""
+    node = schema
+    for part in where:
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(part, node.get("additionalProperties", {}))
+        if not isinstance(node, dict):
+            return {}
+    return node
+
+
+def too_long(name: str, limit: int = NAME_MAX_LENGTH) -> str:
+    """The message for a name over ``limit`` characters."""
+    return f"{short(name)} is too long: a name has at most {limit} characters"
 
 
 class _Checker:
@@ -196,6 +254,9 @@ class _Checker:
 
     def component(self, kind: str, name: Any, where: tuple[Any, ...]) -> Any:
         if not isinstance(name, str):
+            return None  # the schema's error says what a name is
+        if len(name) > NAME_MAX_LENGTH:
+            self.errors.append((where, too_long(name)))
             return None
         try:
             return self.registry.get(kind, name)
@@ -208,9 +269,11 @@ class _Checker:
         self.errors += _unknown_key_errors(core_schema(), data)
         name = data.get("name") if isinstance(data.get("name"), str) else "pipeline"
         output_dir = data.get("output_dir")
-        if not isinstance(output_dir, str):
+        if not isinstance(output_dir, str) or self.bad_path(output_dir, ("output_dir",)):
             output_dir = f"runs/{name}"
         output = (self.base / output_dir).resolve()
+        for problem in output_dir_problems(output, path):
+            self.errors.append((("output_dir",), problem))
         context = self.context(output)
         # a step kind's check sees a complete context: not one with a template or task missing
         self.context_valid = not any(
@@ -222,9 +285,21 @@ class _Checker:
     def context(self, output: Path) -> PipelineContext:
         data = self.data
         templates = []
+        listed: dict[str, int] = {}
         for i, entry in _entries(data.get("templates")):
             template = self.component("templates", entry.get("name"), ("templates", i, "name"))
             if template is None:
+                continue
+            first = listed.setdefault(template.name, i)
+            if first != i:
+                # its samples would share ids and counts; the card would report them apart
+                self.errors.append(
+                    (
+                        ("templates", i, "name"),
+                        f"template {template.name!r} is listed twice (also templates[{first}]):"
+                        " list each template once, with the parameters it should have",
+                    )
+                )
                 continue
             params = self.params(template.params, entry.get("params") or {}, ("templates", i))
             templates.append(TemplateUse(entry["name"], params))
@@ -236,7 +311,14 @@ class _Checker:
         token_space = data.get("token_space") or (
             DEFAULT_MODEL_TOKEN_SPACE.format(model=model) if model else "pseudowords"
         )
-        if isinstance(token_space, str):
+        model_error = None
+        if isinstance(model, str):
+            from cookbook.engine.models import model_problem
+
+            model_error = model_problem(model)
+            if model_error is not None:
+                self.errors.append((("model",), model_error))
+        if isinstance(token_space, str) and not (model_error and not data.get("token_space")):
             from cookbook.engine.token_spaces import token_space_problem
 
             problem = token_space_problem(token_space, self.registry)
@@ -280,11 +362,21 @@ class _Checker:
             values = {k: v for k, v in values.items() if k in given or keep(k)}
         for spec in declared:
             if spec.schema.get("format") == PATH_FORMAT and isinstance(values.get(spec.name), str):
+                if self.bad_path(values[spec.name], (*place, spec.name)):
+                    continue
                 target = (self.base / values[spec.name]).resolve()
-                if not target.exists():
-                    self.errors.append(((*place, spec.name), f"no such file or folder: {target}"))
+                problem = data_path_problem(Path(os.path.abspath(self.base / values[spec.name])))
+                if problem is not None:
+                    self.errors.append(((*place, spec.name), problem))
                 values[spec.name] = str(target)
         return values
+
+    def bad_path(self, value: str, where: tuple[Any, ...]) -> bool:
+        """Whether ``value`` cannot name a file at all (it holds a NUL character): recorded."""
+        if "\0" not in value:
+            return False
+        self.errors.append((where, "a path cannot hold a NUL character (\\0)"))
+        return True
 
     def task(self, i: int, entry: dict[str, Any]) -> TaskUse:
         where = ("tasks", i)
@@ -297,10 +389,12 @@ class _Checker:
             )
         paths = {}
         for key in ("path", "dev_path"):
-            if isinstance(entry.get(key), str):
+            if isinstance(entry.get(key), str) and not self.bad_path(entry[key], (*where, key)):
                 target = (self.base / entry[key]).resolve()
-                if not target.exists():
-                    self.errors.append(((*where, key), f"no such file or folder: {target}"))
+                given = Path(os.path.abspath(self.base / entry[key]))  # as written, made absolute
+                problem = data_path_problem(given, folder_limit=True)
+                if problem is not None:
+                    self.errors.append(((*where, key), problem))
                 paths[key] = str(target)
         apart = "dev_path" in entry or "dev_split" in entry or entry.get("dev_skip", 0)
         if entry.get("calibrate") and not apart:
@@ -338,11 +432,11 @@ class _Checker:
                     ((section,), "a pipeline with steps has no sections: make it a step")
                 )
             entries = [{**entry, "where": ("steps", i)} for i, entry in _entries(data["steps"])]
-        names = [e.get("name") for e in entries]
+        names = Counter(e["name"] for e in entries if isinstance(e.get("name"), str))
         for entry in entries:
             if not isinstance(entry.get("name"), str):
                 continue  # the schema error says so
-            if names.count(entry["name"]) > 1:
+            if names[entry["name"]] > 1:
                 self.errors.append(((*entry["where"], "name"), "step names must be unique"))
         specs = {}
         kinds: dict[str, StepKind] = {}
@@ -532,27 +626,110 @@ class _Checker:
         """The steps in an order where each runs after the steps it reads (Kahn's algorithm,
         keeping the file's order among independent steps); a cycle is an error."""
         by_name = {s.name: s for s in specs}
+        place = {s.name: i for i, s in enumerate(specs)}
         needs = {
             s.name: {step for refs in s.inputs.values() for step, _ in refs if step in by_name}
             for s in specs
         }
+        readers: dict[str, list[str]] = {s.name: [] for s in specs}
+        for name, steps in needs.items():
+            for step in steps:
+                readers[step].append(name)
+        waiting = {name: len(steps) for name, steps in needs.items()}
+        ready = [place[name] for name, count in waiting.items() if count == 0]
+        heapq.heapify(ready)  # the first ready step in the file's order runs next
         ordered: list[StepSpec] = []
-        done: set[str] = set()
-        while len(ordered) < len(specs):
-            ready = [s for s in specs if s.name not in done and needs[s.name] <= done]
-            if not ready:
-                stuck = [s.name for s in specs if s.name not in done]
-                for name in stuck:
-                    self.errors.append(
-                        (
-                            (*by_name[name].where, "inputs"),
-                            f"the inputs of steps {', '.join(map(repr, stuck))} form a cycle",
-                        )
-                    )
-                return ordered
-            ordered.append(ready[0])
-            done.add(ready[0].name)
+        while ready:
+            spec = specs[heapq.heappop(ready)]
+            ordered.append(spec)
+            for reader in readers[spec.name]:
+                waiting[reader] -= 1
+                if waiting[reader] == 0:
+                    heapq.heappush(ready, place[reader])
+        if len(ordered) < len(specs):
+            done = {s.name for s in ordered}
+            stuck = [s.name for s in specs if s.name not in done]
+            shown = ", ".join(map(repr, stuck[:10]))
+            if len(stuck) > 10:
+                shown += f" and {len(stuck) - 10:,} more"
+            for name in stuck:
+                self.errors.append(
+                    ((*by_name[name].where, "inputs"), f"the inputs of steps {shown} form a cycle")
+                )
         return ordered
+
+
+def data_path_problem(target: Path, folder_limit: bool = False) -> str | None:
+    """What keeps ``target`` from being read as data (None when it can be): it must be a
+    regular file or a folder, not a device, fifo or socket, nor anything in ``/proc`` or
+    ``/sys``; with ``folder_limit``, a folder of at most ``DIGEST_MAX_FILES`` files (task
+    data is hashed for the cache key)."""
+    from cookbook.pipeline.cache import DIGEST_MAX_FILES, folder_files, virtual_path
+
+    if not target.exists():
+        return f"no such file or folder: {target}"
+    if virtual_path(target):
+        return f"{target} is in a virtual file system (/proc, /sys), not data: name a file"
+    if target.is_dir():
+        if folder_limit:
+            try:
+                folder_files(target, limit=DIGEST_MAX_FILES)
+            except CookbookError as exc:
+                return str(exc)
+            except OSError as exc:
+                return f"{target}: cannot read the folder: {exc.strerror or exc}"
+        return None
+    if not target.is_file():
+        return f"{target} is not a regular file or a folder (a device, fifo or socket)"
+    return None
+
+
+#: What tells a folder that a run made: a folder holding none of these, but other files, is
+#: the user's, and a run never writes into it.
+RUN_FOLDER_MARKS = ("manifest.json", "steps", "logs/run.log")
+
+
+def output_dir_problems(output: Path, pipeline_file: Path) -> list[str]:
+    """Why ``output`` cannot be this pipeline's run folder: something in the way that is not a
+    folder, a nearest existing folder that cannot be written, or a folder of the user's that
+    the run would write into (pipeline.yaml, README.md, manifest.json, samples.jsonl, logs/,
+    steps/ would overwrite files of the same names): one that holds the pipeline file itself,
+    or that holds files but is not a run folder. A run folder may be run again, also from the
+    resolved pipeline.yaml it keeps."""
+    writes = "pipeline.yaml, README.md, manifest.json, samples.jsonl, logs/ and steps/"
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing != output:
+        if not existing.is_dir():
+            return [f"{output} cannot be made: {existing} is not a folder"]
+        if not os.access(existing, os.W_OK | os.X_OK):
+            return [f"{output} cannot be made: the folder {existing} is not writable"]
+        return []
+    if not output.is_dir():
+        return [f"{output} is not a folder: the run folder must be a folder (or a new one)"]
+    if not os.access(output, os.W_OK | os.X_OK):
+        return [f"the folder {output} is not writable"]
+    is_run = any((output / mark).exists() for mark in RUN_FOLDER_MARKS)
+    own = pipeline_file == output / "pipeline.yaml" and is_run
+    if output in pipeline_file.parents and not own:
+        return [
+            f"{output} holds this pipeline file; a run writes {writes} there and would"
+            " overwrite the user's files: name another folder (by default runs/NAME)"
+        ]
+    if not is_run:
+        try:
+            entries = sorted(p.name for p in output.iterdir())
+        except OSError as exc:
+            return [f"cannot read the folder {output}: {exc.strerror or exc}"]
+        if entries:
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            return [
+                f"{output} holds files ({shown}) and is not a Cookbook run folder (it has no"
+                f" manifest.json, steps/ or logs/run.log); a run writes {writes} there: name"
+                " an empty or new folder"
+            ]
+    return []
 
 
 def _entries(value: Any) -> list[tuple[int, dict[str, Any]]]:

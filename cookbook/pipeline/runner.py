@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from cookbook import __version__
 from cookbook.contract.errors import CookbookError
@@ -25,9 +26,11 @@ from cookbook.pipeline.cache import (
     cached_step,
     content_hash,
     file_digest,
+    partial_folder,
     run_step,
     source_digest,
     step_folder,
+    unfinished_note,
     write_json_atomic,
     write_text_atomic,
 )
@@ -219,7 +222,7 @@ def run(pipeline: Pipeline, *, force: bool = False, console: Console | None = No
         digest = content_hash({"kind": spec.kind, **record})
         hashes[spec.name] = digest
         title = spec.name if spec.name == kind.name else f"{spec.name} ({kind.name})"
-        console.rule(f"[bold]{title}")
+        console.rule(f"[bold]{escape(title)}")
 
         def work(folder: Path, spec: StepSpec = spec, kind: StepKind = kind) -> dict:
             ctx = StepContext(
@@ -250,6 +253,10 @@ def run(pipeline: Pipeline, *, force: bool = False, console: Console | None = No
             result = run_step(root, spec.name, spec.kind, digest, record, work, force=force)
         except BaseException as exc:
             log.write(f"{spec.name}: stopped: {type(exc).__name__}: {exc}")
+            if not isinstance(exc, CookbookError):  # its message already says what is left
+                note = unfinished_note(root, partial_folder(root, spec.name, digest))
+                log.write(f"{spec.name}: {note}")
+                console.print(escape(f"{spec.name}: stopped {note}"), highlight=False)
             raise
         results[spec.name] = result
         state = "cached" if result.cached else f"done in {result.seconds:.1f}s"

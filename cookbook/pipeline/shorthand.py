@@ -80,8 +80,11 @@ def expand(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[tuple
     if evaluation is not None:
         params = dict(evaluation)
         inputs = {}
+        added: tuple[str, ...] = ()
         if train is not None and generate is not None:
             inputs["models"] = ["train"]
-            params["labels"] = {"train": TUNED}
-        add("eval", params, inputs, ("labels",))
+            if "labels" not in params:  # the user's own labels are kept, and validated
+                params["labels"] = {"train": TUNED}
+                added = ("labels",)
+        add("eval", params, inputs, added)
     return steps, errors

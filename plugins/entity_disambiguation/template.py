@@ -105,10 +105,10 @@ def align(slots: dict[str, Any], output: str) -> float:
 def entity_disambiguation(
     rng: SampleRandom,
     tokens: TokenSpace,
-    candidates: Annotated[int, Param(minimum=2)] = 4,
-    description_length: Annotated[int, Param(minimum=1)] = 6,
-    context_length: Annotated[int, Param(minimum=0)] = 20,
-    overlap: Annotated[int, Param(minimum=1)] = 3,
+    candidates: Annotated[int, Param(minimum=2, maximum=1000)] = 4,
+    description_length: Annotated[int, Param(minimum=1, maximum=1000)] = 6,
+    context_length: Annotated[int, Param(minimum=0, maximum=100_000)] = 20,
+    overlap: Annotated[int, Param(minimum=1, maximum=1000)] = 3,
 ) -> dict[str, Any]:
     """A mention (a shared first name) in a context of random tokens, and candidates whose
     descriptions are random tokens; ``overlap`` words of the right one's description occur in

@@ -15,8 +15,9 @@ from cookbook import Param, SampleRandom, TokenSpace, normalize_tokens, template
 MISSING = "nan"
 _ATTRIBUTE = re.compile(r"(?:^|(?<=\. ))([A-Za-z_][\w ]{0,40}?): ")
 _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
-#: A size of at least one.
-Size = Annotated[int, Param(minimum=1)]
+#: A size of at least one, at most 100 (attributes, tokens of a value: a record holds up to
+#: 10,000 tokens, each pair perturbed token by token).
+Size = Annotated[int, Param(minimum=1, maximum=100)]
 #: A probability.
 Share = Annotated[float, Param(minimum=0, maximum=1)]
 

@@ -30,8 +30,11 @@ from cookbook import (
     template,
 )
 
-#: A length of at least one word.
-Length = Annotated[int, Param(minimum=1)]
+#: A context's length in words: at least one, at most 100,000 (longer ones make generation
+#: crawl, and no model's context holds them).
+Words = Annotated[int, Param(minimum=1, maximum=100_000)]
+#: A match's length in words: at least one, at most 1,000.
+Length = Annotated[int, Param(minimum=1, maximum=1000)]
 
 
 def content_words(text: str) -> tuple[list[str], list[str]]:
@@ -107,11 +110,11 @@ def copied(slots: Mapping[str, Any], output: Any) -> float:
 def fill_in_the_blank(
     rng: SampleRandom,
     tokens: TokenSpace,
-    min_words: Length = 30,
-    max_words: Length = 80,
+    min_words: Words = 30,
+    max_words: Words = 80,
     min_match: Length = 1,
     max_match: Length = 3,
-    distractors: Annotated[int, Param(minimum=0)] = 2,
+    distractors: Annotated[int, Param(minimum=0, maximum=1000)] = 2,
 ) -> dict[str, Any]:
     """A context of random tokens ending in a blank; the last ``match`` words occurred earlier,
     followed by the answer. With a match of two or more words, ``distractors`` other earlier

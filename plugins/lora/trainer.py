@@ -102,7 +102,13 @@ class LoraTrainer:
         gradient_checkpointing: Annotated[
             bool, Param("Recompute activations in backward to save memory.")
         ] = False,
-        device: Annotated[str, Param("auto (CUDA when available), cpu, cuda, cuda:N.")] = "auto",
+        device: Annotated[
+            str,
+            Param(
+                "auto (CUDA when available), cpu, cuda, cuda:N, mps.",
+                pattern="^(auto|cpu|mps|cuda(:[0-9]+)?)$",
+            ),
+        ] = "auto",
         dtype: Annotated[
             Literal["auto", "bfloat16", "float32"],
             Param("auto: bfloat16 on CUDA when supported, else float32."),
@@ -117,7 +123,8 @@ class LoraTrainer:
             ),
         ] = "auto",
         num_threads: Annotated[
-            int | None, Param("CPU threads (default: all cores).", minimum=1)
+            # torch crashes (a segmentation fault) on a count of a million threads
+            int | None, Param("CPU threads (default: all cores).", minimum=1, maximum=1024)
         ] = None,
         progress: Annotated[bool, Param("Show a progress bar.", cache=False)] = True,
     ) -> dict[str, Any]:
@@ -125,6 +132,11 @@ class LoraTrainer:
 
         The parameters arrive validated (``cookbook.engine.train_model`` resolves them)."""
         params = {name: value for name, value in locals().items() if name in self.params}
+        from cookbook.engine import device_problem
+
+        problem = device_problem(device)  # before any work: no data read, no model loaded
+        if problem is not None:
+            raise CookbookError(f"lora trainer: {problem}")
         if "torch" not in sys.modules:
             # Idle CPU threads sleep instead of spinning, which stalls every op on a busy machine.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

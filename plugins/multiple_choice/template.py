@@ -33,8 +33,11 @@ _STOP_WORD_TEXT = """
     there all any both each few more most other some such only own same just also as"""
 STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 _LETTER = re.compile(r"^\(?([A-Z])\)?[.:)]?$")
-#: A length of at least one token.
-Length = Annotated[int, Param(minimum=1)]
+#: A context's length in tokens: at least one, at most 100,000 (longer ones make generation
+#: crawl, and no model's context holds them).
+Words = Annotated[int, Param(minimum=1, maximum=100_000)]
+#: A question's or option's length in tokens: at least one, at most 1,000.
+Length = Annotated[int, Param(minimum=1, maximum=1000)]
 
 
 def content_tokens(text: str) -> set[str]:
@@ -101,8 +104,8 @@ def render_prompt(slots: Mapping[str, Any]) -> str:
 def multiple_choice(
     rng: SampleRandom,
     tokens: TokenSpace,
-    min_context: Length = 20,
-    max_context: Length = 60,
+    min_context: Words = 20,
+    max_context: Words = 60,
     min_question: Length = 3,
     max_question: Length = 8,
     options: Annotated[int, Param(minimum=2, maximum=len(LETTERS))] = 4,

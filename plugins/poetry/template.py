@@ -141,7 +141,7 @@ def poetry(
     tokens: TokenSpace,
     scheme: Annotated[str, Param(_SCHEME_HELP, pattern="^(random|[A-Z]{1,26})$")] = "random",
     lines: Annotated[int, Param(minimum=0, maximum=64)] = 0,
-    line_length: Annotated[int, Param(minimum=1)] = 6,
+    line_length: Annotated[int, Param(minimum=1, maximum=1000)] = 6,
     rhyme_dictionary: Annotated[str, Param("Path to a CMUdict-format file ('' for CMUdict).")] = "",
     end_words: Literal["common", "all"] = "common",
 ) -> dict[str, Any]:

@@ -17,8 +17,11 @@ from cookbook import (
     word_tokens,
 )
 
-#: A length of at least one token.
-Length = Annotated[int, Param(minimum=1)]
+#: A document's length in tokens: at least one, at most 100,000 (longer ones make generation
+#: crawl, and no model's context holds them).
+Words = Annotated[int, Param(minimum=1, maximum=100_000)]
+#: A question's or answer's length in tokens: at least one, at most 1,000.
+Length = Annotated[int, Param(minimum=1, maximum=1000)]
 
 
 def _length_bounds(min_words: int, max_words: int, max_question: int, k: int) -> tuple[int, int]:
@@ -95,8 +98,8 @@ def _window_sums(hits: list[bool], span: int) -> list[int]:
 def document_qa(
     rng: SampleRandom,
     tokens: TokenSpace,
-    min_words: Length = 40,
-    max_words: Length = 120,
+    min_words: Words = 40,
+    max_words: Words = 120,
     min_question: Length = 2,
     max_question: Length = 6,
     k: Length = 3,

@@ -15,10 +15,13 @@ from typing import Annotated, Any
 from cookbook import Param, SampleRandom, TokenSpace, fuzzy_f1, template
 from cookbook_plugins.qa import document_qa as plain_qa
 
-#: A length of at least one token.
-Length = Annotated[int, Param(minimum=1)]
-#: A count that may be zero.
-Count = Annotated[int, Param(minimum=0)]
+#: A document's length in tokens: at least one, at most 100,000 (longer ones make generation
+#: crawl, and no model's context holds them).
+Words = Annotated[int, Param(minimum=1, maximum=100_000)]
+#: A question's or answer's length in tokens: at least one, at most 1,000.
+Length = Annotated[int, Param(minimum=1, maximum=1000)]
+#: A count that may be zero, at most 1,000.
+Count = Annotated[int, Param(minimum=0, maximum=1000)]
 #: A probability.
 Share = Annotated[float, Param(minimum=0, maximum=1)]
 
@@ -124,8 +127,8 @@ def _run(kind: str, rng: SampleRandom, tokens: TokenSpace) -> list[str]:
 def typed_qa(
     rng: SampleRandom,
     tokens: TokenSpace,
-    min_words: Length = 40,
-    max_words: Length = 120,
+    min_words: Words = 40,
+    max_words: Words = 120,
     min_question: Length = 2,
     max_question: Length = 5,
     k: Length = 2,

@@ -23,8 +23,10 @@ from cookbook import (
 )
 
 _ID = re.compile(r"[\w-]+")
-#: A length of at least one token.
-Length = Annotated[int, Param(minimum=1)]
+#: A passage's length in tokens: at least one, at most 1,000 (times up to 900 passages).
+Words = Annotated[int, Param(minimum=1, maximum=1000)]
+#: A query's length in tokens: at least one, at most 1,000.
+Length = Annotated[int, Param(minimum=1, maximum=1000)]
 
 
 def matches(query: str, passages: list[Mapping[str, str]]) -> list[int]:
@@ -78,8 +80,8 @@ def retrieval(
     rng: SampleRandom,
     tokens: TokenSpace,
     passages: Annotated[int, Param(minimum=2, maximum=900)] = 5,
-    min_words: Length = 15,
-    max_words: Length = 40,
+    min_words: Words = 15,
+    max_words: Words = 40,
     min_query: Length = 2,
     max_query: Length = 5,
     ids: Literal["random", "ordinal"] = "random",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from itertools import islice
 from typing import Any
 
@@ -32,6 +33,17 @@ def needs_model(pipeline: Any, what: str) -> list[StepProblem]:
     if pipeline.model:
         return []
     return [StepProblem(("model",), f"{what} needs a model", top=True)]
+
+
+def device_problems(params: Any, path: tuple[Any, ...] = ()) -> list[StepProblem]:
+    """A problem when a trainer's ``device`` asks for a GPU this machine does not have (cuda
+    without CUDA, cuda:N beyond the count, mps): found when the pipeline is validated, not
+    after the steps before training ran. Other names are the trainer's to check."""
+    device = params.get("device") if isinstance(params, dict) else None
+    if not isinstance(device, str) or not re.match(r"^(mps|cuda(:[0-9]+)?)$", device):
+        return []
+    problem = engine.device_problem(device)
+    return [] if problem is None else [StepProblem((*path, "device"), problem)]
 
 
 def jsonable(value: Any) -> Any:

@@ -41,7 +41,9 @@ def generate(
     ],
     format: Annotated[Literal["jsonl", "parquet"], Param("File format.")] = "jsonl",
     workers: Annotated[
-        int | None, Param("Processes (default: all cores).", minimum=1, cache=False)
+        int | None,
+        # each is a process: a mistyped count must not start a million of them
+        Param("Processes (default: all cores).", minimum=1, maximum=1024, cache=False),
     ] = None,
     templates: Annotated[
         list[str] | None, Param("Which of the pipeline's templates (default: all).")

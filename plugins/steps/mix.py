@@ -22,7 +22,7 @@ from cookbook import (
     markdown_table,
     step_kind,
 )
-from cookbook_plugins.steps.common import calibration_data
+from cookbook_plugins.steps.common import calibration_data, device_problems
 
 
 def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
@@ -42,6 +42,7 @@ def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
             return [StepProblem(("scores",), "scores: proxy needs tasks with data")]
         if not pipeline.model:
             return [StepProblem(("scores",), "scores: proxy needs a model to train")]
+        return device_problems(params.get("proxy_params"), ("proxy_params",))
     return []
 
 

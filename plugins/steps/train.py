@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import cookbook.engine as engine
 from cookbook import Artifact, Input, Model, ModelInfo, Param, StepContext, StepProblem, step_kind
-from cookbook_plugins.steps.common import jsonable, needs_model
+from cookbook_plugins.steps.common import device_problems, jsonable, needs_model
 
 
 def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
-    return needs_model(pipeline, "training")
+    return needs_model(pipeline, "training") + device_problems(params)
 
 
 def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:

@@ -72,11 +72,14 @@ def record_alignment(
     ``score(slots, output)`` is the template's bound scorer (``alignment.scoring_function``);
     ``example`` a generated sample of the template, for ``map_slots``.
     A scorer that cannot read the record (a missing slot, a wrong type) gives 0: the task does
-    not follow that template's rule.
+    not follow that template's rule. Empty gold answers are not scored (see
+    ``alignment.gold_answers``); ``alignment_matrix`` skips a record that has no other.
     """
+    from cookbook.engine.alignment import gold_answers
+
     slots = map_slots(record.slots, template, example)
     best = 0.0
-    for answer in record.answers:
+    for answer in gold_answers(record.answers):
         try:
             value = float(score(slots, answer))
         except CookbookError:
@@ -91,21 +94,34 @@ def alignment_matrix(
     tasks: Mapping[str, Iterable[TaskRecord]],
     templates: Mapping[str, Template] | Sequence[Template],
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    no_gold: dict[str, int] | None = None,
 ) -> ScoreMatrix:
     """Each task's alignment statistic under each template: no training at all.
 
     ``tasks`` maps a task name to its dev records; the statistic is the mean over records of
     ``record_alignment`` (max over gold answers), scored as ``cookbook.engine.alignment`` does.
-    ``params`` holds per-template parameter overrides.
+    ``params`` holds per-template parameter overrides. Records without a non-empty gold
+    answer are skipped, never scored 0: ``no_gold``, when given, receives how many of each
+    task's were (the caller shows it), and a task with no other record is an error.
     """
-    from cookbook.engine.alignment import scoring_function
+    from cookbook.engine.alignment import gold_answers, scoring_function
 
     if not isinstance(templates, Mapping):
         templates = {t.name: t for t in templates}
     params = params or {}
     scorers = {name: scoring_function(t, params.get(name)) for name, t in templates.items()}
     examples = {name: example_slots(t, params.get(name)) for name, t in templates.items()}
-    records = {task: list(recs) for task, recs in tasks.items()}
+    records = {}
+    for task, recs in tasks.items():
+        given = list(recs)
+        records[task] = [r for r in given if gold_answers(r.answers)]
+        if no_gold is not None:
+            no_gold[task] = len(given) - len(records[task])
+        if given and not records[task]:
+            raise CookbookError(
+                f"task {task!r}: none of its {len(given)} records has a non-empty gold answer"
+                " to measure alignment on"
+            )
     rows = []
     for task, recs in records.items():
         if not recs:
