@@ -165,3 +165,20 @@ def test_bad_format_and_seed_are_clear_errors(tmp_path):
         generate(_jobs(1), 0, tmp_path / "x", fmt="csv")
     with pytest.raises(CookbookError, match="seed"):
         generate(_jobs(1), -1, tmp_path / "x")
+
+
+def test_an_output_the_disk_cannot_hold_is_refused_before_anything_is_written(
+    tmp_path, monkeypatch
+):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10**6, 0, 50_000))
+    params = get_registry().get("templates", "document_qa").resolve()
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(CookbookError, match=r"1,000 samples need about 1\.\d MB, and .* has 50"):
+        generate([Job("document_qa", 1000, params)], 0, out, workers=1)
+    assert list(tmp_path.iterdir()) == []
+    generate([Job("document_qa", 20, params)], 0, out, workers=1)  # 30 KB fits
+    assert len(out.read_text().splitlines()) == 20

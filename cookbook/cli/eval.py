@@ -119,10 +119,14 @@ def eval_command(
 ) -> None:
     """Evaluate MODEL (plus an adapter) on a task's real data, or on a template's rule."""
     from cookbook.engine.evaluation import evaluate_task, evaluate_template
+    from cookbook.engine.models import model_problem
 
     params = dict(parse_params(param))
     if (task is None) == (template is None):
         raise CookbookError("give either --task TASK --data PATH or --template TEMPLATE")
+    problem = model_problem(model)  # at once: no network retries, nothing read or loaded
+    if problem is not None:
+        raise CookbookError(problem)
     if task is not None:
         if data is None:
             raise CookbookError(f"--task {task}: give the data with --data PATH")

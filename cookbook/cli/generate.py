@@ -11,6 +11,7 @@ import typer
 from cookbook.cli.options import parse_params
 from cookbook.cli.output import console, safe
 from cookbook.contract.errors import CookbookError
+from cookbook.contract.params import MAX_INTEGER
 from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
 from cookbook.engine.generation import FORMATS, Job, default_workers, generate, split_evenly
 from cookbook.engine.progress import progress_bar
@@ -40,14 +41,16 @@ def build_jobs(templates: list[str], total: int, raw_params: list[tuple[str, Any
 
 def generate_command(
     templates: Annotated[list[str], typer.Argument(help="Template names (or plugin:name).")],
-    n: Annotated[int, typer.Option("-n", "--n", min=1, help="Samples in all, split evenly.")],
+    n: Annotated[
+        int, typer.Option("-n", "--n", min=1, max=MAX_INTEGER, help="Samples in all, split evenly.")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file.")],
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_INTEGER, help="Random seed.")] = 0,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="TEMPLATE.key=value (repeatable).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Processes (default: all cores).")
+        int | None, typer.Option(min=1, max=1024, help="Processes (default: all cores).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "jsonl",
     tokens: Annotated[

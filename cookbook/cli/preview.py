@@ -10,6 +10,7 @@ from rich.text import Text
 
 from cookbook.cli.options import parse_params
 from cookbook.cli.output import console, plain
+from cookbook.contract.params import MAX_INTEGER
 from cookbook.contract.tokens import DEFAULT_TOKEN_SPACE
 from cookbook.engine.samples import SampleMaker
 from cookbook.engine.token_spaces import resolve_token_space
@@ -18,8 +19,8 @@ from cookbook.registry import get_registry
 
 def preview(
     template: Annotated[str, typer.Argument(help="Template name (or plugin:name).")],
-    n: Annotated[int, typer.Option("-n", "--n", min=1, help="How many samples.")] = 3,
-    seed: Annotated[int, typer.Option(min=0, help="Random seed.")] = 0,
+    n: Annotated[int, typer.Option("-n", "--n", min=1, max=1000, help="How many samples.")] = 3,
+    seed: Annotated[int, typer.Option(min=0, max=MAX_INTEGER, help="Random seed.")] = 0,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="Template parameter KEY=VALUE (repeatable)."),

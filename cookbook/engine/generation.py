@@ -211,6 +211,7 @@ def generate(
     _init_worker(jobs, seed, token_space)  # resolves names now, so errors come before any output
     for maker in _makers:  # build each vocabulary once, before workers fork
         maker.prepare()
+    _check_room(Path(output), _makers, counts)
     workers = max(1, workers or default_workers())
     writer = _Writer(Path(output), fmt)
     written, ok = 0, False
@@ -231,6 +232,40 @@ def generate(
     finally:
         writer.close(ok)
     return written
+
+
+#: Samples of each template rendered to estimate the size of the output.
+_PROBE = 64
+
+
+def _check_room(output: Path, makers: Sequence[SampleMaker], counts: Sequence[int]) -> None:
+    """Refuse, before writing anything, an output the disk cannot hold: the size is estimated
+    from the first samples of each template (with a fifth more for safety)."""
+    import shutil
+
+    estimate = 0.0
+    for maker, count in zip(makers, counts, strict=True):
+        if count:
+            probe = min(count, _PROBE)
+            estimate += len(maker.jsonl(0, probe)) / probe * count
+    folder = output.parent if output.parent.exists() else Path(".")
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # pragma: no cover - a file system that does not say
+        return
+    if estimate * 1.2 > free:
+        raise CookbookError(
+            f"{output}: {sum(counts):,} samples need about {_size(estimate)}, and"
+            f" {folder} has {_size(free)} free"
+        )
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover - unreachable
 
 
 def _write_serially(

@@ -120,9 +120,25 @@ def source_digest(module: str) -> str:
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return ""
     origin = Path(spec.origin)
-    if spec.submodule_search_locations:  # a package: all of its files
-        return file_digest(origin.parent, "*.py")
-    return file_digest(origin)
+    files = sorted(origin.parent.rglob("*.py")) if spec.submodule_search_locations else [origin]
+    try:  # the source is read again only when a file was added, removed or touched
+        stamp = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    except OSError:
+        stamp = None
+    if stamp is not None and stamp in _source_digests:
+        return _source_digests[stamp]
+    digest = (
+        file_digest(origin.parent, "*.py")
+        if spec.submodule_search_locations
+        else (file_digest(origin))
+    )
+    if stamp is not None:
+        _source_digests[stamp] = digest
+    return digest
+
+
+#: Source digests by the names, sizes and modification times of the files they cover.
+_source_digests: dict[tuple[tuple[str, int, int], ...], str] = {}
 
 
 def write_json_atomic(path: Path, value: Any) -> bool:

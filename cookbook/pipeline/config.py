@@ -567,7 +567,10 @@ class _Checker:
                         f" {type(exc).__name__}: {exc}",
                     )
                 ]
+            added = entry.get("added", ())
             for problem in problems:
+                if not problem.top and problem.path and problem.path[0] in added:
+                    continue  # a shorthand copy of another section's keys: reported there
                 place = problem.path if problem.top else (*params_where, *problem.path)
                 self.errors.append((place, problem.message))
 

@@ -13,11 +13,13 @@ def _card(name: str, outputs: dict, params: dict, pipeline) -> str:
     scores = outputs["scores"].scores
     names = [t.name for t in pipeline.templates]
     rows = [[task, *[row.get(n) for n in names]] for task, row in scores.items()]
+    counts = ", ".join(f"{task} {n}" for task, n in outputs["scores"].n.items())
     return "\n".join(
         [
             "## Alignment statistics",
             "",
-            "Share of each task's gold answers that follow each template's rule.",
+            "Share of each task's gold answers that follow each template's rule"
+            f" (records: {counts}).",
             "",
             markdown_table(["task", *names], rows),
         ]
@@ -38,8 +40,12 @@ def score(
     records = {t.name: task_records(t, t.dev_limit or limit) for t in tasks}
     templates = {t.name: registry.get("templates", t.name) for t in ctx.pipeline.templates}
     params = {t.name: t.params for t in ctx.pipeline.templates}
-    matrix = engine.alignment_matrix(records, templates, params)
+    no_gold: dict[str, int] = {}
+    matrix = engine.alignment_matrix(records, templates, params, no_gold=no_gold)
+    for task, skipped in no_gold.items():
+        if skipped:
+            ctx.log(f"{task}: {skipped} records without a non-empty gold answer skipped")
     file = ctx.folder / "alignment.csv"
     engine.write_scores_csv(matrix, file)
-    n = {name: len(recs) for name, recs in records.items()}
+    n = {name: len(recs) - no_gold.get(name, 0) for name, recs in records.items()}
     return {"scores": Scores(scores=matrix.as_mapping(), file=file, n=n)}
