@@ -18,6 +18,7 @@ from cookbook.contract.components import (
     TaskRecord,
     Trainer,
     best_choice,
+    chat_setting,
     setting,
 )
 from cookbook.contract.errors import CookbookError, PluginClashError, did_you_mean
@@ -109,6 +110,7 @@ __all__ = [
     "Trainer",
     "__version__",
     "best_choice",
+    "chat_setting",
     "check_outputs",
     "data_file",
     "did_you_mean",

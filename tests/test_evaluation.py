@@ -118,20 +118,42 @@ def test_choice_logprobs_match_a_direct_computation(tiny_model):
     assert all(v < 0 for v in batched)
 
 
-def test_choices_differing_in_their_last_token_share_one_forward_pass(tiny_model):
+def test_each_context_is_read_once_for_all_its_continuations(tiny_model):
     model, tokenizer = load_reference(tiny_model)
     pairs = [(f"pick {w} answer", f" {c}") for w in ("w1", "w2 w3") for c in ("w4", "w5", "w6")]
-    pairs += [("pick w1 answer", " w4 w5"), ("copy w7 to", " w7")]
-    rows = []
+    pairs += [("pick w1 answer", " w4 w5"), ("copy w7 to", " w7"), ("copy w7 to", "")]
+    tokens = []
     hook = model.register_forward_pre_hook(
-        lambda module, args, kwargs: rows.append(len(kwargs["input_ids"])), with_kwargs=True
+        lambda module, args, kwargs: tokens.append(kwargs["input_ids"].shape), with_kwargs=True
     )
     batched = continuation_logprobs(model, tokenizer, pairs, batch_size=8)
     hook.remove()
-    assert sum(rows) == 4  # one row per context for its one-token choices, two others alone
+    # One pass over the three contexts (their last logits score every one-token choice), then
+    # one row for the only continuation longer than a token, after its context's cache.
+    assert [tuple(shape) for shape in tokens] == [(3, 4), (1, 1)]
     for (context, continuation), value in zip(pairs, batched, strict=True):
         direct = reference_logprob(model, tokenizer, context, continuation, True)
         assert value == pytest.approx(direct, abs=1e-4)
+    assert batched[-1] == 0.0
+
+
+def test_shared_contexts_score_as_one_sequence_per_pair(tiny_model):
+    """The cached path against the plain one, on contexts and continuations of mixed lengths,
+    batch sizes that split them, and a pair too long for the model (which keeps its end)."""
+    model, tokenizer = load_reference(tiny_model)
+    words = [f"w{i}" for i in range(12)]
+    pairs = []
+    for n in range(1, 8):
+        context = "pick " + " ".join(words[:n]) + " answer"
+        for m in (1, 2, 5):
+            pairs.append((context, " " + " ".join(words[n : n + m])))
+    pairs.append((" ".join(words * 30), " w1 w2"))  # longer than the 256 positions it takes
+    for size in (1, 4, 64):
+        shared = continuation_logprobs(model, tokenizer, pairs, batch_size=size)
+        plain = continuation_logprobs(
+            model, tokenizer, pairs, batch_size=size, shared_contexts=False
+        )
+        assert shared == pytest.approx(plain, abs=1e-4)
 
 
 def test_huge_prompts_are_cut_to_the_context_before_they_are_tokenised(tiny_model, monkeypatch):

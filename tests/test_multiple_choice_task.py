@@ -1,4 +1,4 @@
-"""The multiple_choice task: llm-foundry JSONL into multiple_choice records, choice accuracy."""
+"""The multiple_choice task: JSONL rows into multiple_choice records, choice accuracy."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from cookbook import CookbookError
 from cookbook.registry import get_registry
+from cookbook_plugins.multiple_choice.conventions import query_slots
 from cookbook_plugins.multiple_choice.multiple_choice_task import multiple_choice_task as task
-from cookbook_plugins.multiple_choice.multiple_choice_task import query_slots
 
 MC = Path(__file__).parent / "fixtures" / "multiple_choice"
 
@@ -40,7 +40,12 @@ def test_records_carry_options_choices_gold_and_the_template_prompt():
     assert record.slots["options"] == ["no", "yes"]
     assert record.choices == [" no", " yes"]
     assert (record.gold, record.answers) == (1, ["yes"])
+    assert record.prompt.startswith("The harbour seal")  # BoolQ as the harness writes it
     assert record.prompt.endswith(
+        "\nQuestion: is the harbour seal found in the northern hemisphere?\nAnswer:"
+    )
+    (lettered,) = task.read(str(MC / "boolq_small.jsonl"), format="lettered")
+    assert lettered.prompt.endswith(
         "Question: is the harbour seal found in the northern hemisphere?\nA. no\nB. yes\nAnswer:"
     )
 
@@ -53,7 +58,7 @@ def test_a_folder_and_split_name_the_file():
 @pytest.mark.parametrize(
     "name, fragment",
     [
-        ("bad_gold.jsonl", "bad_gold.jsonl:2: 'gold' 5 is not an index"),
+        ("bad_gold.jsonl", "bad_gold.jsonl:2: field 'gold' 5 is not an index"),
         ("bad_line.jsonl", "bad_line.jsonl:3: not valid JSON"),
         ("nope.jsonl", "no such file or folder"),
     ],

@@ -31,6 +31,8 @@ _NOT_METRICS = (
     "main_metric",
     "higher_is_better",
     "no_gold",
+    "format",
+    "chat_template",
 )
 _TWO_CHOICES = "Two-choice tasks (e.g. deepmatcher)"
 
@@ -46,6 +48,9 @@ def show_result(result: dict[str, Any], console: Console) -> None:
     no_gold = result.get("no_gold")
     skipped = f" ({no_gold} without a non-empty gold answer skipped)" if no_gold else ""
     table.add_row("records", f"{result['n']}{skipped}")
+    if "chat_template" in result:
+        shape = "chat template" if result["chat_template"] else "plain text"
+        table.add_row("prompts", plain(" ".join(filter(None, [result.get("format"), shape]))))
     for key, value in result.items():
         if key not in _NOT_METRICS:
             table.add_row(plain(key), f"{value:.4f}")

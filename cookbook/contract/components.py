@@ -42,7 +42,12 @@ class TaskRecord:
     """One record of a real task, mapped into its template's input slots.
 
     ``answers`` holds the gold outputs; ``choices`` and ``gold`` are set for tasks scored by
-    log-likelihood over options.
+    log-likelihood over options: choice i is the continuation scored after ``prompt``, or
+    after ``contexts[i]`` when a record gives one context per choice (WinoGrande's "partial
+    evaluation": the option fills the context, the shared rest of the sentence is scored).
+    ``choice_labels`` name what each choice answers, as the template's output (default: the
+    choice stripped). ``meta["format"]``, when every record sets it, names the prompt
+    convention in the result (e.g. ``lm-eval/arc_easy``).
     """
 
     id: str
@@ -52,6 +57,18 @@ class TaskRecord:
     choices: list[str] | None = None
     gold: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    contexts: list[str] | None = None
+    choice_labels: list[str] | None = None
+
+    def choice_context(self, index: int) -> str:
+        """The text choice ``index`` is scored after."""
+        return self.contexts[index] if self.contexts is not None else self.prompt
+
+    def choice_label(self, index: int) -> str:
+        """What choice ``index`` answers, as the template's output."""
+        if self.choice_labels is not None:
+            return self.choice_labels[index]
+        return (self.choices or [])[index].strip()
 
 
 @runtime_checkable
@@ -76,8 +93,9 @@ class Task(Protocol):
     #: Generation length (None: 1.5 times the longest gold answer plus 8 tokens).
     max_new_tokens: int | None = None
     #: Wrap prompts in the chat template: True, False, "auto" or None (as the model was
-    #: trained).
-    chat_template: bool | str | None = None
+    #: trained); or a function of the task's ``read`` parameters returning one of those
+    #: (a prompt format that is plain text, another that is a chat). See ``chat_setting``.
+    chat_template: bool | str | None | Callable[..., bool | str | None] = None
     description: str = ""
 
     def read(self, path: str, split: str | None = None, **params: Any) -> Iterator[TaskRecord]:
@@ -144,6 +162,18 @@ def setting(component: Any, name: str, kind: str) -> Any:
     if hasattr(protocol, name):
         return getattr(protocol, name)
     raise CookbookError(f"{kind.rstrip('s')} {component.name!r} has no attribute {name!r}")
+
+
+def chat_setting(task: Any, params: Mapping[str, Any]) -> bool | str | None:
+    """The task's chat-template setting for its validated ``read`` parameters ``params``."""
+    asked = setting(task, "chat_template", "tasks")
+    if callable(asked):
+        asked = asked(**params)
+    if asked is not None and asked not in (True, False, "auto"):
+        raise CookbookError(
+            f"task {task.name!r}: chat_template must be true, false, 'auto' or None, not {asked!r}"
+        )
+    return asked
 
 
 @dataclass

@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from cookbook.contract.components import ModelInfo, best_choice, setting
+from cookbook.contract.components import ModelInfo, best_choice, chat_setting, setting
 from cookbook.contract.errors import CookbookError
 from cookbook.contract.params import Params
 from cookbook.contract.text import normalize_tokens
@@ -214,7 +214,7 @@ def evaluate_task(
             check_two_choices(task, [r.id for r in group], [r.choices for r in group])
 
     if chat_template is None:
-        chat_template = setting(task_obj, "chat_template", "tasks")
+        chat_template = chat_setting(task_obj, read_params)
     lm = load_eval_model(model, adapter, chat_template)
     if mode == "generate":
         outputs = _generate_outputs(task_obj, records, lm, batch_size, max_new_tokens, progress)
@@ -228,7 +228,7 @@ def evaluate_task(
         if threshold is not None:
             outputs = with_threshold(loglikelihoods, threshold)
         chosen = [best_choice(values) for values in outputs]
-        aligned = [r.choices[c].strip() for r, c in zip(records, chosen, strict=True)]
+        aligned = [r.choice_label(c) for r, c in zip(records, chosen, strict=True)]
         lines = [
             {"id": r.id, "output": a, "chosen": c, "loglikelihoods": s}
             for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
@@ -241,9 +241,12 @@ def evaluate_task(
     summary = summarize(scores)
     if generations_path is not None:
         write_jsonl(generations_path, lines)
+    formats = {r.meta.get("format") for r in records}
     return {
         "task": task,
         "template": task_obj.template,
+        **({"format": str(formats.pop())} if len(formats) == 1 and None not in formats else {}),
+        "chat_template": lm.chat,
         "n": len(records),
         **({"no_gold": no_gold} if no_gold else {}),
         **{k: float(v) for k, v in metrics.items()},
@@ -293,6 +296,13 @@ def _read_records(
                 raise CookbookError(
                     f"task {task.name!r}: record {record.id} has no choices or gold"
                 )
+            for field in ("contexts", "choice_labels"):
+                given = getattr(record, field)
+                if given is not None and len(given) != len(record.choices):
+                    raise CookbookError(
+                        f"task {task.name!r}: record {record.id} has {len(given)} {field}"
+                        f" for {len(record.choices)} choices"
+                    )
     return records
 
 
@@ -338,13 +348,14 @@ def _choice_outputs(
     progress: bool,
     description: str = "eval choices",
 ) -> list[list[float]]:
-    """Per record, the summed log-probability of each choice given the prompt."""
+    """Per record, the summed log-probability of each choice given its context. In plain text
+    the pair is tokenized as lm-evaluation-harness does; in chat, as the trainer does."""
     from cookbook.engine.inference import continuation_logprobs
 
     pairs, owners = [], []
     for index, record in enumerate(records):
-        context = lm.prompt_text(record.prompt)
-        for choice in record.choices:
+        for number, choice in enumerate(record.choices):
+            context = lm.prompt_text(record.choice_context(number))
             pairs.append((context, lm.choice_text(choice)))
             owners.append(index)
     with _progress(description, len(pairs), progress) as advance:
@@ -354,6 +365,7 @@ def _choice_outputs(
             pairs,
             batch_size=batch_size,
             add_special_tokens=not lm.chat,
+            joint=not lm.chat,
             on_progress=advance,
         )
     grouped: list[list[float]] = [[] for _ in records]

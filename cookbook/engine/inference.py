@@ -7,10 +7,13 @@ caller's order. torch and transformers are imported inside functions.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from cookbook.contract.errors import CookbookError
 
 Progress = Callable[[int], None]
 #: Characters kept per token of room before a text is tokenised. No real token is longer, so
@@ -171,12 +174,27 @@ def generate_greedy(
 
 
 def encode_pair(
-    tokenizer: Any, context: str, continuation: str, add_special_tokens: bool
+    tokenizer: Any,
+    context: str,
+    continuation: str,
+    add_special_tokens: bool,
+    joint: bool = False,
 ) -> tuple[list[int], list[int]]:
-    """Token ids of a context and of its continuation, each tokenized on its own as the
-    trainer tokenizes a prompt and its completion."""
+    """Token ids of a context and of its continuation.
+
+    By default each is tokenized on its own, as the trainer tokenizes a prompt and its
+    completion. ``joint`` follows lm-evaluation-harness: the context's trailing white space
+    moves to the continuation, and the continuation's ids are those of the whole text after
+    the context's own ids."""
+    if not joint:
+        head = encode(tokenizer, context, add_special_tokens)
+        return head, list(tokenizer(continuation, add_special_tokens=False)["input_ids"])
+    spaces = len(context) - len(context.rstrip())
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
     head = encode(tokenizer, context, add_special_tokens)
-    return head, list(tokenizer(continuation, add_special_tokens=False)["input_ids"])
+    whole = tokenizer(context + continuation, add_special_tokens=add_special_tokens)["input_ids"]
+    return head, list(whole[len(head) :])
 
 
 def _takes_logits_to_keep(model: Any) -> bool:
@@ -193,22 +211,152 @@ def continuation_logprobs(
     *,
     batch_size: int = 8,
     add_special_tokens: bool = True,
+    joint: bool = False,
+    shared_contexts: bool = True,
     on_progress: Progress | None = None,
 ) -> list[float]:
-    """Summed log-probability of each continuation given its context (both texts).
+    """Summed log-probability of each continuation given its context (both texts), the pair
+    tokenized as ``encode_pair`` says (``joint``: as lm-evaluation-harness does).
 
-    Pairs whose tokens differ only in the last one (a context with one-token choices such as
-    Yes and No) share one forward pass. Over-long inputs keep their last tokens; an empty
-    continuation scores 0.
+    With ``shared_contexts`` (and a model whose cache can be indexed), each distinct context
+    is read once and its KV cache serves all of its continuations: a question with four
+    choices costs one pass over the question, not four. Otherwise, and for inputs longer
+    than the model takes (which keep their last tokens), each pair is one sequence, and pairs
+    differing only in their last token share a pass. An empty continuation scores 0.
     """
+    limit = context_limit(model)
+    encoded = []
+    for context, continuation in pairs:
+        context, continuation = clip_text(context, limit), clip_text(continuation, limit)
+        encoded.append(encode_pair(tokenizer, context, continuation, add_special_tokens, joint))
+    results = [0.0] * len(pairs)
+    whole = [i for i, (head, tail) in enumerate(encoded) if len(head) + len(tail) <= limit]
+    if not (shared_contexts and _indexable_cache(model)):
+        whole = []
+    if whole:
+        for i, value in _shared_context_scores(
+            model, tokenizer, [encoded[i] for i in whole], batch_size, on_progress
+        ):
+            results[whole[i]] = value
+    rest = sorted(set(range(len(pairs))) - set(whole))
+    for i, value in zip(
+        rest,
+        _sequence_scores(model, tokenizer, [encoded[i] for i in rest], batch_size, on_progress),
+        strict=True,
+    ):
+        results[i] = value
+    return results
+
+
+def _cache_argument(model: Any) -> str:
+    """The name ``forward`` takes a KV cache under (``cache`` in newer transformers)."""
+    try:
+        names = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in names else "past_key_values"
+
+
+def _indexable_cache(model: Any) -> bool:
+    """Whether the model keeps a plain per-layer KV cache (no sliding windows) that rows can
+    be selected from."""
+    layer_types = getattr(model.config, "layer_types", None) or []
+    if any(kind != "full_attention" for kind in layer_types):
+        return False
+    return bool(getattr(model.config, "use_cache", True)) and getattr(
+        model, "_supports_cache_class", True
+    )
+
+
+def _shared_context_scores(
+    model: Any,
+    tokenizer: Any,
+    encoded: Sequence[tuple[list[int], list[int]]],
+    batch_size: int,
+    on_progress: Progress | None,
+) -> list[tuple[int, float]]:
+    """(index, score) of each pair: contexts run once (their last logits score each
+    continuation's first token), then every continuation's other tokens after its context's
+    cached keys and values."""
+    import torch
+    from transformers import DynamicCache
+
+    pad_id = _pad_id(tokenizer, stop_token_ids(model, tokenizer))
+    heads: dict[tuple[int, ...], list[int]] = {}
+    for i, (head, _) in enumerate(encoded):
+        heads.setdefault(tuple(head), []).append(i)
+    keys = list(heads)
+    scores: list[tuple[int, float]] = []
+    for batch in length_batches([len(k) for k in keys], batch_size):
+        ids, mask = left_pad([keys[b] for b in batch], pad_id, model.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            out = model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                **({"logits_to_keep": 1} if _takes_logits_to_keep(model) else {}),
+            )
+            first = out.logits[:, -1].float().log_softmax(-1)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        if not isinstance(cache, DynamicCache):
+            raise CookbookError("the model's cache cannot be shared between continuations")
+        members = [(row, i) for row, b in enumerate(batch) for i in heads[keys[b]]]
+        partial = {i: float(first[row, encoded[i][1][0]]) for row, i in members if encoded[i][1]}
+        longer = [(row, i) for row, i in members if len(encoded[i][1]) > 1]
+        longer.sort(key=lambda item: -len(encoded[item[1]][1]))
+        for start in range(0, len(longer), 2 * batch_size):
+            chunk = longer[start : start + 2 * batch_size]
+            rows = torch.tensor([row for row, _ in chunk], device=model.device)
+            tails = [encoded[i][1] for _, i in chunk]
+            width = max(len(t) - 1 for t in tails)
+            tail_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+            tail_mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for r, tail in enumerate(tails):
+                tail_ids[r, : len(tail) - 1] = torch.tensor(tail[:-1])
+                tail_mask[r, : len(tail) - 1] = 1
+            tail_ids, tail_mask = tail_ids.to(model.device), tail_mask.to(model.device)
+            past = copy.deepcopy(cache)
+            past.batch_select_indices(rows)
+            starts = mask[rows].sum(-1, keepdim=True)
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=tail_ids,
+                    attention_mask=torch.cat([mask[rows], tail_mask], dim=-1),
+                    position_ids=starts + torch.arange(width, device=model.device),
+                    **{_cache_argument(model): past},
+                    use_cache=True,
+                ).logits
+                logprobs = logits.float().log_softmax(-1)
+            for r, (_, i) in enumerate(chunk):
+                tail = encoded[i][1]
+                targets = torch.tensor(tail[1:], device=model.device)
+                picked = logprobs[r, : len(tail) - 1].gather(-1, targets.unsqueeze(-1))
+                partial[i] += float(picked.sum())
+        scores += [(i, partial.get(i, 0.0)) for _, i in members]
+        if on_progress is not None:
+            on_progress(len(members))
+    return scores
+
+
+def _sequence_scores(
+    model: Any,
+    tokenizer: Any,
+    encoded: Sequence[tuple[list[int], list[int]]],
+    batch_size: int,
+    on_progress: Progress | None,
+) -> list[float]:
+    """Each pair's score from one sequence per pair (over-long ones keep their last tokens);
+    pairs differing only in their last token share a pass."""
     import torch
 
+    if not encoded:
+        return []
     pad_id = _pad_id(tokenizer, stop_token_ids(model, tokenizer))
     limit = context_limit(model)
     sequences, lengths = [], []
-    for context, continuation in pairs:
-        context, continuation = clip_text(context, limit), clip_text(continuation, limit)
-        head, tail = encode_pair(tokenizer, context, continuation, add_special_tokens)
+    for head, tail in encoded:
         sequence = (head + tail)[-limit:]
         sequences.append(sequence)
         lengths.append(min(len(tail), len(sequence) - 1))
@@ -217,7 +365,7 @@ def continuation_logprobs(
         shared.setdefault(tuple(sequence[:-1]), []).append(i)
     groups = list(shared.values())
     keep_only = _takes_logits_to_keep(model)
-    results = [0.0] * len(pairs)
+    results = [0.0] * len(encoded)
     for batch in length_batches([len(sequences[g[0]]) for g in groups], batch_size):
         members = [groups[b] for b in batch]
         longest = max(lengths[i] for group in members for i in group)

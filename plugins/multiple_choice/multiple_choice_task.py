@@ -1,21 +1,24 @@
-"""The ``multiple_choice`` task: JSONL ``{"query", "choices", "gold"}``, scored by log-likelihood.
+"""The ``multiple_choice`` task and one task per dataset of the GPT4ALL suite (``arc_easy``,
+``arc_challenge``, ``boolq``, ``piqa``, ``openbookqa``, ``copa``, ``hellaswag``,
+``winogrande``), scored by log-likelihood.
 
-The query is mapped into the ``multiple_choice`` template's slots: a leading
-``Passage: ...`` block (BoolQ) becomes the ``context``; the rest, without ``Question:`` and a
-trailing ``Answer:``, is the ``question`` (ARC, PIQA, OpenBookQA, COPA have no context). The
-choices are the ``options``; the prompt lists them the way the template does, and each
-choice is scored as the completion ``" " + choice``.
+By default (``format: lm-eval``) each record is scored as lm-evaluation-harness scores that
+dataset: its own prompt as plain text, each choice a continuation after a space, ``acc`` and
+``acc_norm`` (log-likelihood per character of the choice); see ``conventions``. The result
+names the convention (``format: lm-eval/arc_easy``). ``format: lettered`` is the earlier
+form: the ``multiple_choice`` template's prompt with the options lettered A., B., ..., in
+the chat template when the model was trained with it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from cookbook import (
     UNSET,
     CookbookError,
+    Param,
     Params,
     PromptFormat,
     Task,
@@ -24,66 +27,131 @@ from cookbook import (
     check_outputs,
     data_file,
     read_jsonl,
-    require_field,
+)
+from cookbook_plugins.multiple_choice.conventions import (
+    DATASETS,
+    DELIMITER,
+    Question,
+    RowError,
+    dataset_of,
+    question,
 )
 from cookbook_plugins.multiple_choice.template import multiple_choice
 
-_CONTEXT = re.compile(r"^\s*(?:[A-Z][a-z]+:)?\s*(.*?)\n+\s*Question:\s*(.*)$", re.S)
-_QUESTION = re.compile(r"^\s*Question:\s*", re.I)
-_ANSWER = re.compile(r"\s*Answer:\s*$", re.I)
+Dataset = Annotated[
+    Literal["auto", "generic", *DATASETS],  # type: ignore[valid-type]
+    Param(
+        "Whose prompt convention to use: auto (from the rows' fields or the file's name),"
+        " generic (the query as it is), or a dataset of the suite."
+    ),
+]
+Format = Annotated[
+    Literal["lm-eval", "lettered"],
+    Param(
+        "lm-eval: each dataset's lm-evaluation-harness prompt, plain text; lettered: the"
+        " multiple_choice template's prompt with lettered options, as the model was trained."
+    ),
+]
 
 
-def query_slots(query: str) -> dict[str, str]:
-    """``context`` and ``question`` of a query that may carry "Passage:/Question:/Answer:"."""
-    query = _ANSWER.sub("", query)
-    framed = _CONTEXT.match(query)
-    if framed:
-        return {"context": framed.group(1).strip(), "question": framed.group(2).strip()}
-    return {"context": "", "question": _QUESTION.sub("", query).strip()}
+def _chat(format: str = "lm-eval", **_: Any) -> bool | None:
+    """Plain text for the harness's prompts; the lettered form follows the training."""
+    return False if format == "lm-eval" else None
 
 
 class MultipleChoiceTask(Task):
-    """Multiple-choice questions in the llm-foundry / lm-eval JSONL shape."""
+    """Multiple-choice questions, each dataset in lm-evaluation-harness's convention."""
 
-    name = "multiple_choice"
     template = "multiple_choice"
     mode = "choice"
     main_metric = "accuracy"
-    description = 'Multiple choice JSONL {"query", "choices", "gold"}; log-likelihood accuracy.'
+    chat_template = staticmethod(_chat)
+
+    def __init__(self, name: str = "multiple_choice", dataset: str | None = None) -> None:
+        self.name = name
+        self.dataset = dataset
+        what = dataset or "multiple-choice"
+        self.description = (
+            f"{what} JSONL (Hugging Face or llm-foundry rows); lm-eval log-likelihood accuracy."
+        )
+        self.params = Params.of(self.read)
+        if dataset is not None:
+            self.params = self.params.without(["dataset"])
 
     def read(
         self,
         path: str,
         split: str | None = None,
         *,
+        dataset: Dataset = "auto",
+        format: Format = "lm-eval",
         prompt: PromptFormat = UNSET,
     ) -> Iterator[TaskRecord]:
         """Records of the JSONL file at ``path`` (or in that folder the one named ``split``)."""
         file = data_file(self.name, path, split, ".jsonl")
-        params = {} if prompt is UNSET else {"prompt": prompt}
+        chosen = self.dataset or (None if dataset == "auto" else dataset)
         for number, row in read_jsonl(file):
             where = f"{file}:{number}"
-            query = require_field(row, "query", str, where)
-            choices = require_field(row, "choices", list, where)
-            gold = require_field(row, "gold", int, where)
-            if len(choices) < 2 or not all(isinstance(c, str) for c in choices):
-                raise CookbookError(f"{where}: 'choices' must be a list of two or more strings")
-            if not 0 <= gold < len(choices):
-                raise CookbookError(f"{where}: 'gold' {gold} is not an index into 'choices'")
-            slots = {**query_slots(query), "options": choices}
-            yield TaskRecord(
-                id=f"{file.stem}-{number}",
+            name = chosen or dataset_of(row, file.stem)
+            chosen = chosen or name
+            try:
+                asked = question(name, row)
+            except RowError as exc:
+                raise CookbookError(f"{where}: {exc} (reading it as {name})") from None
+            yield self._record(f"{file.stem}-{number}", name, asked, format, prompt, where)
+
+    def _record(
+        self, id: str, dataset: str, asked: Question, format: str, prompt: Any, where: str
+    ) -> TaskRecord:
+        slots = asked.slots
+        options = slots["options"]
+        answers = [options[asked.gold]]
+        labels = list(options)
+        if format == "lettered" or prompt is not UNSET:
+            params = {} if prompt is UNSET else {"prompt": prompt}
+            text = multiple_choice.render({**slots, "answer": answers[0]}, params)[0]
+            shape = "lettered" if prompt is UNSET else "custom prompt"
+            return TaskRecord(
+                id=id,
                 slots=slots,
-                answers=[choices[gold]],
-                prompt=multiple_choice.render({**slots, "answer": choices[gold]}, params)[0],
-                choices=[f" {choice}" for choice in choices],
-                gold=gold,
+                answers=answers,
+                prompt=text,
+                choices=[f" {option}" for option in options],
+                gold=asked.gold,
+                choice_labels=labels,
+                meta={"format": f"{shape}/{dataset}", "norm": [len(o) for o in options]},
             )
+        if asked.contexts is not None:
+            count = len(asked.contexts)
+            return TaskRecord(
+                id=id,
+                slots=slots,
+                answers=answers,
+                prompt=asked.contexts[asked.gold],
+                choices=[DELIMITER + asked.continuation] * count,
+                gold=asked.gold,
+                contexts=list(asked.contexts),
+                choice_labels=labels,
+                meta={
+                    "format": f"lm-eval/{dataset}",
+                    "norm": [len(c) for c in asked.contexts],
+                },
+            )
+        return TaskRecord(
+            id=id,
+            slots=slots,
+            answers=answers,
+            prompt=asked.context,
+            choices=[DELIMITER + choice for choice in asked.choices],
+            gold=asked.gold,
+            choice_labels=labels,
+            meta={"format": f"lm-eval/{dataset}", "norm": [len(c) for c in asked.choices]},
+        )
 
     def metric(self, records: Sequence[TaskRecord], outputs: Sequence[Any]) -> dict[str, float]:
-        """``accuracy`` (highest summed log-probability) and ``accuracy_norm`` (per character
-        of the choice, as lm-eval-harness's acc_norm); ``outputs[i]`` holds one number per
-        choice of record i."""
+        """``accuracy`` (the highest summed log-probability: the harness's ``acc``) and
+        ``accuracy_norm`` (per character of the choice string: ``acc_norm``); ``outputs[i]``
+        holds one number per choice of record i."""
         check_outputs(self.name, list(records), list(outputs))
         if not records:
             return {"accuracy": 0.0, "accuracy_norm": 0.0}
@@ -95,17 +163,15 @@ class MultipleChoiceTask(Task):
                     f"task {self.name!r}: record {record.id}: expected {len(choices)}"
                     " log-probabilities, one per choice"
                 )
-            lengths = [max(1, len(c.removeprefix(" "))) for c in choices]
+            lengths = record.meta.get("norm") or [len(c.removeprefix(" ")) for c in choices]
+            per_char = [s / max(1, n) for s, n in zip(scores, lengths, strict=True)]
             right += best_choice(scores) == record.gold
-            right_norm += best_choice([s / n for s, n in zip(scores, lengths, strict=True)]) == (
-                record.gold
-            )
+            right_norm += best_choice(per_char) == record.gold
         return {
             "accuracy": 100 * right / len(records),
             "accuracy_norm": 100 * right_norm / len(records),
         }
 
-    params = Params.of(read)
-
 
 multiple_choice_task = MultipleChoiceTask()
+dataset_tasks = [MultipleChoiceTask(name, name) for name in DATASETS]

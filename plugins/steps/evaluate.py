@@ -19,9 +19,9 @@ from cookbook import (
     StepContext,
     StepProblem,
     TaskUse,
+    chat_setting,
     get_registry,
     markdown_table,
-    setting,
     step_kind,
 )
 from cookbook_plugins.steps.common import calibration_data, jsonable, needs_model
@@ -46,6 +46,14 @@ def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
             StepProblem(("labels",), f"two models would be labelled {name!r} in the results")
         )
     names = [t.name for t in pipeline.tasks]
+    for average, members in (params.get("averages") or {}).items():
+        for i, name in enumerate(members):
+            if name not in (params.get("tasks") or []):
+                problems.append(
+                    StepProblem(
+                        ("averages", average, i), f"{name!r} is not one of this step's tasks"
+                    )
+                )
     for i, name in enumerate(params.get("tasks") or []):
         if name not in names:
             known = f" (tasks: {', '.join(map(str, names))})" if names else ""
@@ -60,7 +68,8 @@ def _chat(task: TaskUse, model: Any) -> bool | str | None:
     asks, else as the model was trained (None for the base model: ``auto``)."""
     if task.chat_template is not None:
         return task.chat_template
-    asked = setting(get_registry().get("tasks", task.type), "chat_template", "tasks")
+    component = get_registry().get("tasks", task.type)
+    asked = chat_setting(component, engine.task_params(component, task.params))
     if asked is not None or model is None:
         return asked
     return model.chat_template
@@ -111,6 +120,14 @@ def evaluate(
     labels: Annotated[
         dict[str, str] | None, Param("A label per input step in results (default: its name).")
     ] = None,
+    averages: Annotated[
+        dict[str, list[str]] | None,
+        Param(
+            "Named averages of tasks' main metrics, reported as rows of their own"
+            " (e.g. gpt4all: [boolq, piqa, hellaswag, winogrande, arc_easy, arc_challenge,"
+            " openbookqa])."
+        ),
+    ] = None,
 ) -> dict[str, Artifact]:
     """Each model's main metric on each task and its rule-following on each template."""
     pipeline = ctx.pipeline
@@ -153,6 +170,23 @@ def evaluate(
                     "result": jsonable(result),
                 }
             )
+        for average, members in (averages or {}).items():
+            values = {r["name"]: r["value"] for r in rows if r["model"] == label}
+            mean = sum(values[name] for name in members) / len(members) if members else 0.0
+            rows.append(
+                {
+                    "model": label,
+                    "kind": "average",
+                    "name": average,
+                    "metric": "mean of " + ", ".join(members),
+                    "value": mean,
+                    "alignment": None,
+                    "result": {"tasks": {name: values[name] for name in members}},
+                }
+            )
+        for row in rows:
+            if row["model"] == label and row["kind"] != "template":
+                ctx.log(f"{label}: {row['name']} {row['metric']} {row['value']:.2f}")
         for template in pipeline.templates if template_samples else ():
             result = engine.evaluate_template(
                 template.name,
