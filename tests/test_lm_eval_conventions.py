@@ -9,15 +9,19 @@ pairs`` repeats that where the harness is installed). The llm-foundry rows in
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
+from eval_helpers import load_reference, one_thread, reference_logprob
+from rich.console import Console
+from tiny_llama import build_tiny_llama
 
 from cookbook import CookbookError, chat_setting
 from cookbook.registry import get_registry
-from tests.eval_helpers import load_reference, one_thread, reference_logprob
-from tests.tiny_llama import build_tiny_llama
 
 MC = Path(__file__).parent / "fixtures" / "multiple_choice"
 HF, FOUNDRY = MC / "hf", MC / "foundry"
@@ -247,3 +251,74 @@ def test_the_harness_builds_the_same_pairs():
             assert [p for _, p in ours] == [pairs[i] for i in sorted(pairs)], dataset
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_a_pipeline_scores_the_suite_and_reports_its_average(
+    tiny_words_model, single_thread, tmp_path
+):
+    from cookbook.pipeline import runner
+    from cookbook.pipeline.config import load_pipeline
+
+    for name in ("copa", "winogrande", "boolq"):
+        shutil.copy(HF / f"{name}.jsonl", tmp_path / f"{name}.jsonl")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: suite
+        output_dir: out
+        model: {tiny_words_model}
+        token_space: pseudowords
+        templates:
+          - name: multiple_choice
+            params: {{prompt: "{{context}}\\nQuestion: {{question}}\\nAnswer:"}}
+        tasks:
+          - {{name: copa, type: copa, path: copa.jsonl}}
+          - {{name: wino, type: multiple_choice, path: winogrande.jsonl}}
+          - {{name: boolq, type: boolq, path: boolq.jsonl}}
+        generate:
+          samples: 8
+        train:
+          trainer: lora
+          max_steps: 1
+          batch_size: 4
+          chat_template: false
+          progress: false
+        eval:
+          tasks: [copa, wino, boolq]
+          averages: {{suite: [copa, wino, boolq], two: [copa, boolq]}}
+          template_samples: 0
+        """)
+    )
+    buffer = io.StringIO()
+    manifest = runner.run(load_pipeline(path), console=Console(file=buffer, width=300))
+    logged = buffer.getvalue().splitlines()
+    rows = {s["name"]: s["outputs"] for s in manifest["steps"]}["eval"]["results"]["rows"]
+    for model in ("base", "tuned"):
+        tasks = {r["name"]: r for r in rows if r["model"] == model and r["kind"] == "task"}
+        averages = {
+            r["name"]: r["value"] for r in rows if r["model"] == model and r["kind"] == "average"
+        }
+        values = {name: row["value"] for name, row in tasks.items()}
+        assert averages["suite"] == pytest.approx(sum(values.values()) / 3)
+        assert averages["two"] == pytest.approx((values["copa"] + values["boolq"]) / 2)
+        assert tasks["wino"]["result"]["format"] == "lm-eval/winogrande"
+        assert all(row["result"]["chat_template"] is False for row in tasks.values())
+        assert any(line.startswith(f"{model}: suite mean of copa, wino, boolq") for line in logged)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| suite (average) |" in card
+
+
+def test_an_average_must_name_tasks_of_the_step(tmp_path):
+    from cookbook.pipeline.config import load_pipeline
+
+    shutil.copy(HF / "copa.jsonl", tmp_path / "copa.jsonl")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        "name: x\nmodel: smollm2-135m-instruct\n"
+        "tasks: [{name: copa, type: copa, path: copa.jsonl}]\n"
+        "eval: {tasks: [copa], averages: {suite: [copa, piqa]}}\n"
+    )
+    with pytest.raises(
+        CookbookError, match=r"averages.suite\[1\]: 'piqa' is not one of this step's tasks"
+    ):
+        load_pipeline(path)
