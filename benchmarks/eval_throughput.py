@@ -121,19 +121,40 @@ def main() -> None:
             print(f"lm-eval load   {time.perf_counter() - start:6.2f} s  (its own loading)")
             harness = HFLM(pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=args.batch_size)
 
-    sides = {"cookbook": [], "cookbook (one sequence per pair)": [], "lm-eval": []}
+    counted = [0, 0]  # forward calls, token positions through the model (padding included)
+
+    def count(module: Any, args: tuple, kwargs: dict) -> None:
+        ids = args[0] if args else kwargs["input_ids"]
+        counted[0] += 1
+        counted[1] += ids.numel()
+
+    lm.model.register_forward_pre_hook(count, with_kwargs=True)
+    sides: dict[str, list[dict]] = {
+        "cookbook": [],
+        "cookbook (one sequence per pair)": [],
+        "lm-eval": [],
+    }
     for _ in range(args.rounds):
-        sides["cookbook"].append(time_cookbook(lm, pairs, args.batch_size, shared=True))
-        sides["cookbook (one sequence per pair)"].append(
-            time_cookbook(lm, pairs, args.batch_size, shared=False)
-        )
+        runs = [
+            ("cookbook", lambda: time_cookbook(lm, pairs, args.batch_size, shared=True)),
+            (
+                "cookbook (one sequence per pair)",
+                lambda: time_cookbook(lm, pairs, args.batch_size, shared=False),
+            ),
+        ]
         if harness is not None:
-            sides["lm-eval"].append(time_harness(harness, pairs))
+            runs.append(("lm-eval", lambda: time_harness(harness, pairs)))
+        for name, go in runs:
+            counted[:] = [0, 0]
+            result = go()
+            result["calls"], result["positions"] = counted
+            sides[name].append(result)
     best = {name: min(runs, key=lambda r: r["total"]) for name, runs in sides.items() if runs}
     for name, run in best.items():
         print(
             f"{name:34s} tokenise {run['tokenise']:6.2f} s  forward {run['forward']:6.2f} s"
             f"  total {run['total']:6.2f} s  acc {accuracy(records, run['scores']):.1f}"
+            f"  ({run['calls']} forward calls, {run['positions']:,} token positions)"
         )
     ours = best["cookbook"]
     plain = best["cookbook (one sequence per pair)"]

@@ -140,3 +140,14 @@ def test_bad_options_are_clear_errors(args, message):
     assert result.exit_code != 0
     assert isinstance(result.exception, CookbookError)
     assert message in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    "extra, shown",
+    [((), "lm-eval/copa plain text"), (("-p", "format=lettered"), "lettered/copa")],
+)
+def test_the_table_names_the_prompt_convention(tiny_model, extra, shown):
+    copa = str(FIXTURES / "multiple_choice" / "hf" / "copa.jsonl")
+    result = run("--task", "copa", "--data", copa, "--model", tiny_model, *extra)
+    assert result.exit_code == 0, result.output
+    assert shown in " ".join(result.output.split())

@@ -306,6 +306,7 @@ def test_a_pipeline_scores_the_suite_and_reports_its_average(
         assert any(line.startswith(f"{model}: suite mean of copa, wino, boolq") for line in logged)
     card = (tmp_path / "out" / "README.md").read_text()
     assert "| suite (average) |" in card
+    assert "| wino (task) | accuracy (lm-eval/winogrande) |" in card
 
 
 def test_an_average_must_name_tasks_of_the_step(tmp_path):

@@ -83,6 +83,9 @@ def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
         by_key.setdefault((row["kind"], row["name"], row["metric"]), {})[row["model"]] = row
     rows = []
     for (kind, what, metric), by_model in by_key.items():
+        formats = {row.get("result", {}).get("format") for row in by_model.values()} - {None}
+        if formats:
+            metric += f" ({', '.join(sorted(formats))})"
         if any("threshold" in row.get("result", {}) for row in by_model.values()):
             metric += ", decision margin fitted on dev records"
         values = [by_model.get(label, {}).get("value") for label in labels]
