@@ -137,6 +137,21 @@ def test_each_context_is_read_once_for_all_its_continuations(tiny_model):
     assert batched[-1] == 0.0
 
 
+def test_a_short_context_before_long_continuations_is_not_shared(tiny_model):
+    """Two long solutions to a short goal (PIQA): reading the goal once would save less than
+    the second pass over the continuations costs, so each pair is one sequence."""
+    model, tokenizer = load_reference(tiny_model)
+    pairs = [("pick w1", " w2 w3 w4 w5 w6"), ("pick w1", " w7 w8 w9 w10 w11")]
+    shapes = []
+    hook = model.register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)),
+        with_kwargs=True,
+    )
+    continuation_logprobs(model, tokenizer, pairs, batch_size=8)
+    hook.remove()
+    assert shapes == [(2, 7)]
+
+
 def test_shared_contexts_score_as_one_sequence_per_pair(tiny_model):
     """The cached path against the plain one, on contexts and continuations of mixed lengths,
     batch sizes that split them, and a pair too long for the model (which keeps its end)."""

@@ -218,9 +218,10 @@ def continuation_logprobs(
     """Summed log-probability of each continuation given its context (both texts), the pair
     tokenized as ``encode_pair`` says (``joint``: as lm-evaluation-harness does).
 
-    With ``shared_contexts`` (and a model whose cache can be indexed), each distinct context
-    is read once and its KV cache serves all of its continuations: a question with four
-    choices costs one pass over the question, not four. Otherwise, and for inputs longer
+    With ``shared_contexts`` (and a model whose cache can be indexed), a context shared by
+    several continuations is read once and its KV cache serves them all, where that saves
+    more than it costs (``_worth_sharing``): a question with four short choices costs one
+    pass over the question, not four. Otherwise, and for inputs longer
     than the model takes (which keep their last tokens), each pair is one sequence, and pairs
     differing only in their last token share a pass. An empty continuation scores 0.
     """
@@ -230,9 +231,7 @@ def continuation_logprobs(
         context, continuation = clip_text(context, limit), clip_text(continuation, limit)
         encoded.append(encode_pair(tokenizer, context, continuation, add_special_tokens, joint))
     results = [0.0] * len(pairs)
-    whole = [i for i, (head, tail) in enumerate(encoded) if len(head) + len(tail) <= limit]
-    if not (shared_contexts and _indexable_cache(model)):
-        whole = []
+    whole = _worth_sharing(encoded, limit) if shared_contexts and _indexable_cache(model) else []
     if whole:
         for i, value in _shared_context_scores(
             model, tokenizer, [encoded[i] for i in whole], batch_size, on_progress
@@ -246,6 +245,23 @@ def continuation_logprobs(
     ):
         results[i] = value
     return results
+
+
+def _worth_sharing(encoded: Sequence[tuple[list[int], list[int]]], limit: int) -> list[int]:
+    """The pairs to score after a shared context: those whose context, read once instead of
+    once per continuation, saves more token positions than their continuations take (four
+    short answers to a question, yes/no after a passage; not two long solutions to a short
+    goal, where the padding of a second pass costs more than the context saves)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (head, tail) in enumerate(encoded):
+        if len(head) + len(tail) <= limit:
+            groups.setdefault(tuple(head), []).append(i)
+    chosen = []
+    for head, members in groups.items():
+        saved = (len(members) - 1) * len(head)
+        if saved > sum(max(0, len(encoded[i][1]) - 1) for i in members):
+            chosen += members
+    return sorted(chosen)
 
 
 def _cache_argument(model: Any) -> str:
