@@ -1,0 +1,135 @@
+"""Instruction backtranslation as one pipeline on a tiny random Llama: seed pairs forward and
+reversed, two trainings, segments, self-augmentation, self-curation, a join and a second round,
+run and rerun from the cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from eval_helpers import one_thread  # noqa: E402
+from tiny_llama import build_tiny_llama  # noqa: E402
+
+from cookbook import CookbookError  # noqa: E402
+from cookbook.pipeline import runner  # noqa: E402
+from cookbook.pipeline.config import load_pipeline  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "backtranslation"
+
+
+@pytest.fixture(autouse=True)
+def single_thread(monkeypatch):
+    yield from one_thread(monkeypatch)
+
+
+def _words() -> list[str]:
+    text = (FIXTURES / "seed.jsonl").read_text() + (FIXTURES / "corpus.txt").read_text()
+    return sorted(set(text.replace('"', " ").split()) | {"Score:", "5", "Answer"})
+
+
+def _pipeline(tmp_path: Path, model: Path, threshold: int = 5, prompt: str | None = None) -> Path:
+    shutil.copy(FIXTURES / "seed.jsonl", tmp_path / "seed.jsonl")
+    shutil.copy(FIXTURES / "corpus.txt", tmp_path / "corpus.txt")
+    rating = f", prompt: {json.dumps(prompt)}" if prompt is not None else ""
+    train = "{trainer: lora, max_steps: 1, batch_size: 2, progress: false}"
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: humpback
+        output_dir: out
+        model: {model}
+        steps:
+          - {{name: seed, kind: instructions, params: {{path: seed.jsonl, holdout: 1}}}}
+          - name: seed_backward
+            kind: instructions
+            params: {{path: seed.jsonl, holdout: 1, direction: backward}}
+          - {{name: m0, kind: train, inputs: {{data: seed}}, params: {train}}}
+          - {{name: myx, kind: train, inputs: {{data: seed_backward}}, params: {train}}}
+          - name: text
+            kind: segments
+            params: {{path: corpus.txt, min_chars: 50}}
+          - name: candidates
+            kind: self_augment
+            inputs: {{model: myx, segments: text}}
+            params: {{max_new_tokens: 4, batch_size: 2}}
+          - name: curated
+            kind: self_curate
+            inputs: {{model: m0, candidates: candidates}}
+            params: {{threshold: {threshold}, max_new_tokens: 4{rating}}}
+          - {{name: round1, kind: join, inputs: {{parts: [seed, curated]}}}}
+          - {{name: m1, kind: train, inputs: {{data: round1}}, params: {train}}}
+        """)
+    )
+    return path
+
+
+def _folder(tmp_path: Path, step: str) -> Path:
+    (folder,) = (tmp_path / "out" / "steps").glob(f"{step}-*")
+    return folder
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_the_method_runs_end_to_end_and_reruns_from_the_cache(tmp_path):
+    model = build_tiny_llama(tmp_path / "tiny", _words())
+    path = _pipeline(tmp_path, model)
+    manifest = runner.run(load_pipeline(path))
+    steps = {s["name"]: s["outputs"] for s in manifest["steps"]}
+
+    seed = _jsonl(_folder(tmp_path, "seed") / "samples.jsonl")
+    assert [r["id"] for r in seed] == ["seed-seed:1", "seed-seed:2", "seed-seed:3:1",
+                                       "seed-seed:3:2"]  # fmt: skip
+    assert seed[0]["prompt"] == "Answer in the style of an AI Assistant.\nName a red fruit."
+    assert seed[0]["completion"] == " An apple is a red fruit."
+    backward = _jsonl(_folder(tmp_path, "seed_backward") / "samples.jsonl")
+    assert backward[0]["prompt"] == "An apple is a red fruit."
+    assert backward[0]["completion"] == " Name a red fruit."
+    assert "Write a greeting." not in json.dumps(seed + backward)  # the held-out task
+
+    segments = steps["text"]["segments"]
+    assert segments["segments"] == 2
+    assert segments["dropped"] == {"too_short": 1, "near_duplicate": 1}
+    candidates = _jsonl(_folder(tmp_path, "candidates") / "candidates.jsonl")
+    assert {c["segment_id"] for c in candidates} <= {"corpus.txt:p1", "corpus.txt:p3"}
+    assert all(c["output"].startswith(("The river", "The library")) for c in candidates)
+
+    ratings = _jsonl(_folder(tmp_path, "curated") / "ratings.jsonl")
+    assert len(ratings) == len(candidates)
+    assert all(r["iteration"] == 1 and "reply" in r for r in ratings)
+    curated = steps["curated"]["data"]
+    kept = [r for r in ratings if r["score"] is not None and r["score"] >= 5]
+    assert curated["samples"] == len(kept)
+    assert steps["round1"]["data"]["samples"] == 4 + len(kept)
+    assert steps["m1"]["model"]["metrics"]["step"] == 1
+
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "Unlabelled segments: 2 kept; dropped: 1 too_short, 1 near_duplicate." in card
+    assert "Self-curation (iteration 1, threshold 5)" in card
+
+    before = (tmp_path / "out" / "manifest.json").read_text()
+    assert all(step.cached for step in runner.plan(load_pipeline(path)))
+    runner.run(load_pipeline(path))
+    assert (tmp_path / "out" / "manifest.json").read_text() == before
+
+
+def test_a_rating_prompt_without_its_placeholders_is_refused_before_anything_runs(tmp_path):
+    path = _pipeline(tmp_path, tmp_path / "tiny", prompt="Rate this: {instruction}")
+    with pytest.raises(CookbookError, match=r"steps\[6\]\.params\.prompt: .*output"):
+        load_pipeline(path)
+
+
+def test_a_corpus_the_filters_empty_is_one_clear_error(tmp_path):
+    model = build_tiny_llama(tmp_path / "tiny", _words())
+    path = _pipeline(tmp_path, model)
+    path.write_text(path.read_text().replace("min_chars: 50", "min_chars: 2000, max_chars: 3000"))
+    with pytest.raises(CookbookError, match="no segment passed the filters"):
+        runner.run(load_pipeline(path))
