@@ -45,6 +45,8 @@ def _pipeline(tmp_path: Path, model: Path, threshold: int = 5, prompt: str | Non
         name: humpback
         output_dir: out
         model: {model}
+        tasks:
+          - {{name: heldout, type: instructions, path: seed.jsonl, params: {{holdout: 1}}}}
         steps:
           - {{name: seed, kind: instructions, params: {{path: seed.jsonl, holdout: 1}}}}
           - name: seed_backward
@@ -65,6 +67,10 @@ def _pipeline(tmp_path: Path, model: Path, threshold: int = 5, prompt: str | Non
             params: {{threshold: {threshold}, max_new_tokens: 4{rating}}}
           - {{name: round1, kind: join, inputs: {{parts: [seed, curated]}}}}
           - {{name: m1, kind: train, inputs: {{data: round1}}, params: {train}}}
+          - name: results
+            kind: eval
+            inputs: {{models: [m0, m1]}}
+            params: {{tasks: [heldout], template_samples: 0}}
         """)
     )
     return path
@@ -111,7 +117,14 @@ def test_the_method_runs_end_to_end_and_reruns_from_the_cache(tmp_path):
     assert steps["round1"]["data"]["samples"] == 4 + len(kept)
     assert steps["m1"]["model"]["metrics"]["step"] == 1
 
+    rows = steps["results"]["results"]["rows"]
+    assert [(r["model"], r["name"], r["metric"]) for r in rows] == [
+        ("base", "heldout", "rouge_l"), ("m0", "heldout", "rouge_l"), ("m1", "heldout", "rouge_l")
+    ]  # fmt: skip
+    assert all(r["alignment"] is None and r["result"]["n"] == 1 for r in rows)
+
     card = (tmp_path / "out" / "README.md").read_text()
+    assert "| heldout (task) | rouge_l |" in card
     assert "Unlabelled segments: 2 kept; dropped: 1 too_short, 1 near_duplicate." in card
     assert "Self-curation (iteration 1, threshold 5)" in card
 
@@ -133,3 +146,19 @@ def test_a_corpus_the_filters_empty_is_one_clear_error(tmp_path):
     path.write_text(path.read_text().replace("min_chars: 50", "min_chars: 2000, max_chars: 3000"))
     with pytest.raises(CookbookError, match="no segment passed the filters"):
         runner.run(load_pipeline(path))
+
+
+def test_the_instructions_task_scores_held_out_tasks_by_rouge_l():
+    from cookbook.registry import get_registry
+
+    task = get_registry().get("tasks", "instructions")
+    (record,) = task.read(str(FIXTURES / "seed.jsonl"), holdout=1)
+    assert record.prompt == "Answer in the style of an AI Assistant.\nWrite a greeting."
+    assert record.answers == ["Hello, and welcome to the town."]
+    assert task.template is None
+    every = list(task.read(str(FIXTURES / "seed.jsonl"), part="all", tag=None))
+    assert [r.prompt for r in every][:2] == ["Name a red fruit.", "What colour is the sky?"]
+    assert task.metric([record], ["Hello, and welcome to the town."]) == {"rouge_l": 100.0}
+    half = task.metric([record], ["Hello and welcome"])["rouge_l"]  # 3 of 6 words, all in order
+    assert half == pytest.approx(100 * 2 * (1.0 * 0.5) / 1.5)
+    assert task.metric([record], ["Goodbye"]) == {"rouge_l": 0.0}

@@ -151,3 +151,15 @@ def test_the_table_names_the_prompt_convention(tiny_model, extra, shown):
     result = run("--task", "copa", "--data", copa, "--model", tiny_model, *extra)
     assert result.exit_code == 0, result.output
     assert shown in " ".join(result.output.split())
+
+
+def test_a_task_no_template_describes_has_no_alignment_column(tiny_model):
+    seed = str(FIXTURES / "backtranslation" / "seed.jsonl")
+    result = run("--task", "instructions", "--data", seed, "--model", tiny_model,
+                 "-p", "holdout=1", "--max-new-tokens", "4")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "no template describes this task" in " ".join(result.output.split())
+    as_json = run_json("--task", "instructions", "--data", seed, "--model", tiny_model,
+                       "-p", "holdout=1", "--max-new-tokens", "4")  # fmt: skip
+    assert as_json["alignment"] is None and as_json["template"] is None
+    assert 0 <= as_json["rouge_l"] <= 100 and as_json["n"] == 1

@@ -40,7 +40,9 @@ _TWO_CHOICES = "Two-choice tasks (e.g. deepmatcher)"
 def show_result(result: dict[str, Any], console: Console) -> None:
     """A table of an evaluation result: its metrics, then the alignment with its interval."""
     subject = result.get("task") or result["template"]
-    title = f"{subject} (template {result['template']})" if result.get("task") else subject
+    title = subject
+    if result.get("task") and result.get("template"):
+        title = f"{subject} (template {result['template']})"
     model = result["model"] + (f" + {result['adapter']}" if result.get("adapter") else "")
     table = Table(title=plain(f"{title}: {model}"))
     table.add_column("measure")
@@ -54,8 +56,12 @@ def show_result(result: dict[str, Any], console: Console) -> None:
     for key, value in result.items():
         if key not in _NOT_METRICS:
             table.add_row(plain(key), f"{value:.4f}")
-    low, high = result["alignment_ci"]
-    table.add_row("alignment", f"{result['alignment']:.4f} [{low:.4f}, {high:.4f}]", style="bold")
+    if result.get("alignment") is None:
+        table.add_row("alignment", "- (no template describes this task)")
+    else:
+        low, high = result["alignment_ci"]
+        alignment = f"{result['alignment']:.4f} [{low:.4f}, {high:.4f}]"
+        table.add_row("alignment", alignment, style="bold")
     console.print(table)
 
 

@@ -107,6 +107,10 @@ def task_records(
     from cookbook.engine.mixing.sources import example_slots, map_slots
 
     task = get_registry().get("tasks", task_name)
+    if task.template is None:
+        raise CookbookError(
+            f"task {task_name!r}: no template describes it, so it has no alignment to score"
+        )
     own = task.template.rpartition(":")[2] == template.name
     example = None if own else example_slots(template, params)
     scored = Scored()

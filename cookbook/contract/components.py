@@ -83,7 +83,9 @@ class Task(Protocol):
     """
 
     name: str
-    template: str
+    #: The template whose rule describes the task (None: none does, and the task has no
+    #: alignment column; the score step leaves it out).
+    template: str | None
     params: Params
     main_metric: str
     higher_is_better: bool = True

@@ -193,7 +193,7 @@ def evaluate_task(
     ``threshold``, or a threshold fitted on the ``dev`` records (reported as ``threshold``)."""
     registry = get_registry()
     task_obj = registry.get("tasks", task)
-    template = registry.get("templates", task_obj.template)
+    template = None if task_obj.template is None else registry.get("templates", task_obj.template)
     mode = setting(task_obj, "mode", "tasks")
     if mode not in ("generate", "choice"):
         raise CookbookError(f"task {task!r}: mode must be 'generate' or 'choice', not {mode!r}")
@@ -235,10 +235,11 @@ def evaluate_task(
         ]
     metrics = task_obj.metric(records, outputs)
     main = main_metric(task_obj, metrics)
-    scores = alignment_scores(
-        template, [r.slots for r in records], aligned, _template_params(template, read_params)
-    )
-    summary = summarize(scores)
+    summary = None
+    if template is not None:
+        params = _template_params(template, read_params)
+        scores = alignment_scores(template, [r.slots for r in records], aligned, params)
+        summary = summarize(scores)
     if generations_path is not None:
         write_jsonl(generations_path, lines)
     formats = {r.meta.get("format") for r in records}
@@ -252,8 +253,8 @@ def evaluate_task(
         **{k: float(v) for k, v in metrics.items()},
         "main_metric": main,
         "higher_is_better": bool(setting(task_obj, "higher_is_better", "tasks")),
-        "alignment": summary.statistic,
-        "alignment_ci": [summary.ci_low, summary.ci_high],
+        "alignment": summary.statistic if summary else None,
+        "alignment_ci": [summary.ci_low, summary.ci_high] if summary else None,
         **({"threshold": threshold} if threshold is not None else {}),
         "model": model,
         "adapter": adapter,

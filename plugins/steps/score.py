@@ -36,7 +36,12 @@ def score(
 ) -> dict[str, Artifact]:
     """The alignment statistic of every task's gold answers under every template."""
     registry = get_registry()
-    tasks = ctx.pipeline.tasks
+    tasks = []
+    for task in ctx.pipeline.tasks:
+        if registry.get("tasks", task.type).template is None:
+            ctx.log(f"{task.name}: no template describes this task; left out of the scores")
+        else:
+            tasks.append(task)
     records = {t.name: task_records(t, t.dev_limit or limit) for t in tasks}
     templates = {t.name: registry.get("templates", t.name) for t in ctx.pipeline.templates}
     params = {t.name: t.params for t in ctx.pipeline.templates}
