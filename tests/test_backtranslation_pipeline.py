@@ -162,3 +162,50 @@ def test_the_instructions_task_scores_held_out_tasks_by_rouge_l():
     half = task.metric([record], ["Hello and welcome"])["rouge_l"]  # 3 of 6 words, all in order
     assert half == pytest.approx(100 * 2 * (1.0 * 0.5) / 1.5)
     assert task.metric([record], ["Goodbye"]) == {"rouge_l": 0.0}
+
+
+def _mixture_pipeline(tmp_path: Path, join: str) -> Path:
+    shutil.copy(FIXTURES / "seed.jsonl", tmp_path / "seed.jsonl")
+    path = tmp_path / "mixture.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: nl-mixture
+        output_dir: out
+        seed: 3
+        templates: [document_qa]
+        steps:
+          - {{name: templated, kind: generate, params: {{samples: 12}}}}
+          - {{name: seed, kind: instructions, params: {{path: seed.jsonl}}}}
+          - {{name: mixed, kind: join, inputs: {{parts: [templated, seed]}}, params: {join}}}
+        """)
+    )
+    return path
+
+
+def test_a_mixture_holds_a_natural_language_source_sampled_to_its_weight(tmp_path):
+    path = _mixture_pipeline(tmp_path, "{samples: 10, weights: {templated: 0.3, seed: 0.7}}")
+    manifest = runner.run(load_pipeline(path))
+    mixed = {s["name"]: s["outputs"] for s in manifest["steps"]}["mixed"]["data"]
+    assert mixed["counts"] == {"templated": 3, "seed": 7}  # 7 from a source of 5: cycled
+    rows = _jsonl(_folder(tmp_path, "mixed") / "samples.jsonl")
+    seed_ids = [r["id"] for r in rows if r["template"] == "seed"]
+    assert len(seed_ids) == 7 and len(set(seed_ids)) == 5  # every pair once before any twice
+    assert sum(r["template"] == "document_qa" for r in rows) == 3
+    again = tmp_path / "again"
+    again.mkdir()
+    runner.run(load_pipeline(_mixture_pipeline(again, "{samples: 10, weights: "
+                                               "{templated: 0.3, seed: 0.7}}")))  # fmt: skip
+    def strip(rows):  # provenance names the file where each copy of the seed lies
+        return [{k: v for k, v in r.items() if k != "source"} for r in rows]
+
+    assert strip(_jsonl(_folder(again, "mixed") / "samples.jsonl")) == strip(rows)
+
+
+def test_join_without_weights_concatenates_and_bad_weights_are_refused(tmp_path):
+    manifest = runner.run(load_pipeline(_mixture_pipeline(tmp_path, "{}")))
+    mixed = {s["name"]: s["outputs"] for s in manifest["steps"]}["mixed"]["data"]
+    assert mixed["counts"] == {"templated": 12, "seed": 5} and mixed["samples"] == 17
+    with pytest.raises(CookbookError, match=r"weights\.other: 'other' is not one of the parts"):
+        load_pipeline(_mixture_pipeline(tmp_path, "{samples: 4, weights: {other: 1}}"))
+    with pytest.raises(CookbookError, match="weights and samples go together"):
+        load_pipeline(_mixture_pipeline(tmp_path, "{samples: 4}"))

@@ -360,27 +360,84 @@ def self_curate(
 # --- joining datasets ------------------------------------------------------------------------
 
 
+def _join_check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
+    weights, samples = params.get("weights"), params.get("samples")
+    parts = inputs.get("parts") or []
+    problems = []
+    if (weights is None) != (samples is None):
+        problems.append(StepProblem(("weights",), "weights and samples go together"))
+    for name in weights or {}:
+        if name not in parts:
+            problems.append(StepProblem(("weights", name), f"{name!r} is not one of the parts"))
+    if weights is not None and not any(float(weights.get(p, 0)) > 0 for p in parts):
+        problems.append(StepProblem(("weights",), "at least one part needs a positive weight"))
+    return problems
+
+
+def _join_card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
+    data = outputs["data"]
+    parts = ", ".join(f"{k} {v}" for k, v in data.counts.items())
+    return f"Joined: {data.samples} samples ({parts})."
+
+
+def _drawn(records: list[dict], count: int, seed: int, name: str) -> list[dict]:
+    """``count`` records of a part: a seeded shuffle, cycled when more are asked for."""
+    import random
+
+    if count and not records:
+        raise CookbookError(f"part {name!r} holds no samples to draw {count} from")
+    order: list[dict] = []
+    rng = random.Random(f"{seed}:{name}")
+    while len(order) < count:
+        shuffled = list(records)
+        rng.shuffle(shuffled)
+        order += shuffled
+    return order[:count]
+
+
 @step_kind(
     inputs={"parts": Input("dataset", many=True, description="Datasets to join, in order.")},
     outputs={"data": "dataset"},
-    card=lambda name, outputs, params, pipeline: (
-        f"Joined: {outputs['data'].samples} samples ({outputs['data'].counts})."
-    ),
+    uses=("seed",),
+    check=_join_check,
+    card=_join_card,
 )
-def join(ctx: StepContext) -> dict[str, Artifact]:
-    """The input datasets one after another, as one training file."""
-    file = ctx.folder / "samples.jsonl"
-    counts: Counter[str] = Counter()
-    total = 0
-    with file.open("w", encoding="utf-8") as out:
-        for part in ctx.inputs["parts"]:
-            for record in engine.read_samples(part.file):
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                counts[str(record.get("template", "unknown"))] += 1
-                total += 1
-    if not total:
+def join(
+    ctx: StepContext,
+    *,
+    samples: Annotated[
+        int | None, Param("Samples in all, split by weights (default: every sample).", minimum=1)
+    ] = None,
+    weights: Annotated[
+        dict[str, float] | None,
+        Param("A weight per part (step name), as a mixture's: its share of the samples."),
+    ] = None,
+) -> dict[str, Artifact]:
+    """The input datasets as one training file: all of each, one after another, or
+    ``samples`` drawn from them in proportion to ``weights`` (largest remainder, each part's
+    samples shuffled with the pipeline's seed and cycled when a part is asked for more than
+    it holds), interleaved at random."""
+    import random
+
+    names = ctx.sources["parts"]
+    parts = {n: list(engine.read_samples(d.file)) for n, d in zip(names, ctx.inputs["parts"],
+                                                                  strict=True)}  # fmt: skip
+    if samples is None:
+        chosen = {n: records for n, records in parts.items()}
+        rows = [r for n in names for r in chosen[n]]
+    else:
+        counts = engine.largest_remainder({n: (weights or {}).get(n, 0.0) for n in names},
+                                          samples)  # fmt: skip
+        chosen = {n: _drawn(parts[n], counts[n], ctx.pipeline.seed, n) for n in names}
+        rows = [r for n in names for r in chosen[n]]
+        random.Random(f"{ctx.pipeline.seed}:join").shuffle(rows)
+    if not rows:
         raise CookbookError(f"step {ctx.name!r}: the joined datasets hold no samples")
-    return {"data": Dataset(file=file, samples=total, counts=dict(counts))}
+    file = ctx.folder / "samples.jsonl"
+    count = _write_jsonl(file, rows)
+    counts_by_part = {n: len(chosen[n]) for n in names}
+    ctx.log("joined " + ", ".join(f"{n} {c}" for n, c in counts_by_part.items()))
+    return {"data": Dataset(file=file, samples=count, counts=counts_by_part)}
 
 
 STEP_KINDS = [instructions, segments, self_augment, self_curate, join]
