@@ -4,12 +4,14 @@ run and rerun from the cache."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -67,6 +69,10 @@ def _pipeline(tmp_path: Path, model: Path, threshold: int = 5, prompt: str | Non
             params: {{threshold: {threshold}, max_new_tokens: 4{rating}}}
           - {{name: round1, kind: join, inputs: {{parts: [seed, curated]}}}}
           - {{name: m1, kind: train, inputs: {{data: round1}}, params: {train}}}
+          - name: curated2
+            kind: self_curate
+            inputs: {{model: m1, candidates: candidates}}
+            params: {{threshold: 1, iteration: 2, max_new_tokens: 4, tag: null}}
           - name: results
             kind: eval
             inputs: {{models: [m0, m1]}}
@@ -116,6 +122,12 @@ def test_the_method_runs_end_to_end_and_reruns_from_the_cache(tmp_path):
     assert curated["samples"] == len(kept)
     assert steps["round1"]["data"]["samples"] == 4 + len(kept)
     assert steps["m1"]["model"]["metrics"]["step"] == 1
+    second = _jsonl(_folder(tmp_path, "curated2") / "ratings.jsonl")
+    assert [r["segment_id"] for r in second] == [c["segment_id"] for c in candidates]
+    assert all(r["iteration"] == 2 for r in second)
+    kept2 = _jsonl(_folder(tmp_path, "curated2") / "samples.jsonl")
+    assert len(kept2) == sum(r["score"] is not None for r in second)  # threshold 1: all scored
+    assert all(r["iteration"] == 2 and not r["prompt"].startswith("Answer with") for r in kept2)
 
     rows = steps["results"]["results"]["rows"]
     assert [(r["model"], r["name"], r["metric"]) for r in rows] == [
@@ -195,6 +207,7 @@ def test_a_mixture_holds_a_natural_language_source_sampled_to_its_weight(tmp_pat
     again.mkdir()
     runner.run(load_pipeline(_mixture_pipeline(again, "{samples: 10, weights: "
                                                "{templated: 0.3, seed: 0.7}}")))  # fmt: skip
+
     def strip(rows):  # provenance names the file where each copy of the seed lies
         return [{k: v for k, v in r.items() if k != "source"} for r in rows]
 
@@ -209,3 +222,38 @@ def test_join_without_weights_concatenates_and_bad_weights_are_refused(tmp_path)
         load_pipeline(_mixture_pipeline(tmp_path, "{samples: 4, weights: {other: 1}}"))
     with pytest.raises(CookbookError, match="weights and samples go together"):
         load_pipeline(_mixture_pipeline(tmp_path, "{samples: 4}"))
+
+
+def test_curation_keeps_candidates_rated_at_the_threshold_and_counts_the_rest(
+    tmp_path, monkeypatch
+):
+    """The models' replies scripted (a random model never writes a score): the river segment
+    is rated 4, the library segment's reply has no score."""
+    import cookbook.engine as engine
+
+    def scripted(model, tokenizer, prompts, **kwargs):
+        replies = []
+        for prompt in prompts:
+            if "Score:" not in prompt:  # self-augmentation: an instruction per segment
+                replies.append("Describe the place.")
+            elif "The river" in prompt:
+                replies.append("Clear and complete.\nScore: 4")
+            else:
+                replies.append("It is about a library.")
+        if kwargs.get("on_progress"):
+            kwargs["on_progress"](len(prompts))
+        return replies
+
+    model = build_tiny_llama(tmp_path / "tiny", _words())
+    monkeypatch.setattr(engine, "generate_greedy", scripted, raising=False)
+    path = _pipeline(tmp_path, model, threshold=4)
+    buffer = io.StringIO()
+    manifest = runner.run(load_pipeline(path), console=Console(file=buffer, width=300))
+    steps = {s["name"]: s["outputs"] for s in manifest["steps"]}
+    (kept,) = _jsonl(_folder(tmp_path, "curated") / "samples.jsonl")
+    assert kept["prompt"] == "Answer with knowledge from web search.\nDescribe the place."
+    assert kept["completion"].startswith(" The river runs") and kept["score"] == 4
+    assert (kept["segment_id"], kept["iteration"]) == ("corpus.txt:p1", 1)
+    assert steps["round1"]["data"]["counts"] == {"seed": 4, "curated": 1}
+    log = " ".join(buffer.getvalue().split())
+    assert "kept 1 of 2 candidates (score >= 4); 0 rated lower, 1 replies without a score" in log
