@@ -36,9 +36,12 @@ def _words() -> list[str]:
     return sorted(set(text.replace('"', " ").split()) | {"Score:", "5", "Answer"})
 
 
-def _pipeline(tmp_path: Path, model: Path, threshold: int = 5, prompt: str | None = None) -> Path:
+def _pipeline(
+    tmp_path: Path, model: Path, threshold: int = 5, prompt: str | None = None, rating: str = ""
+) -> Path:
     shutil.copy(FIXTURES / "seed.jsonl", tmp_path / "seed.jsonl")
     shutil.copy(FIXTURES / "corpus.txt", tmp_path / "corpus.txt")
+    rating_mode = f", rating: {rating}" if rating else ""
     rating = f", prompt: {json.dumps(prompt)}" if prompt is not None else ""
     train = "{trainer: lora, max_steps: 1, batch_size: 2, progress: false}"
     path = tmp_path / "pipeline.yaml"
@@ -66,7 +69,7 @@ def _pipeline(tmp_path: Path, model: Path, threshold: int = 5, prompt: str | Non
           - name: curated
             kind: self_curate
             inputs: {{model: m0, candidates: candidates}}
-            params: {{threshold: {threshold}, max_new_tokens: 4{rating}}}
+            params: {{threshold: {threshold}, max_new_tokens: 4{rating}{rating_mode}}}
           - {{name: round1, kind: join, inputs: {{parts: [seed, curated]}}}}
           - {{name: m1, kind: train, inputs: {{data: round1}}, params: {train}}}
           - name: curated2
@@ -257,3 +260,14 @@ def test_curation_keeps_candidates_rated_at_the_threshold_and_counts_the_rest(
     assert steps["round1"]["data"]["counts"] == {"seed": 4, "curated": 1}
     log = " ".join(buffer.getvalue().split())
     assert "kept 1 of 2 candidates (score >= 4); 0 rated lower, 1 replies without a score" in log
+
+
+def test_rating_by_likelihood_scores_every_candidate(tmp_path):
+    """A model too small to write "Score: N" still rates: the likeliest of the five scores."""
+    model = build_tiny_llama(tmp_path / "tiny", _words())
+    runner.run(load_pipeline(_pipeline(tmp_path, model, threshold=1, rating="likelihood")))
+    ratings = _jsonl(_folder(tmp_path, "curated") / "ratings.jsonl")
+    assert ratings and all(r["score"] in (1, 2, 3, 4, 5) for r in ratings)
+    assert all(r["reply"] == f"Score: {r['score']}" for r in ratings)
+    kept = _jsonl(_folder(tmp_path, "curated") / "samples.jsonl")
+    assert len(kept) == len(ratings)  # threshold 1 keeps every rated candidate

@@ -323,6 +323,14 @@ def self_curate(
     tag: Annotated[
         str | None, Param("A line put before each kept instruction; null: none.")
     ] = AUGMENTED_TAG,
+    rating: Annotated[
+        Literal["reply", "likelihood"],
+        Param(
+            "reply: the model writes a reply ending in 'Score: N', parsed (the paper's way);"
+            " likelihood: the likeliest of 'Score: 1' ... 'Score: 5' after the prompt (every"
+            " candidate gets a score; for models too small to follow the rubric)."
+        ),
+    ] = "reply",
     max_new_tokens: Annotated[int, Param("Longest rating reply, in tokens.", minimum=1)] = 64,
     batch_size: Annotated[int, Param("Candidates per batch.", minimum=1)] = 8,
 ) -> dict[str, Artifact]:
@@ -332,7 +340,11 @@ def self_curate(
     model = ctx.inputs.get("model")
     lm = _load(model) if model is not None else engine.load_eval_model(ctx.pipeline.model)
     prompts = [render_rating_prompt(prompt, r["instruction"], r["output"]) for r in rows]
-    replies = _generate(lm, prompts, max_new_tokens, batch_size, f"rate (iteration {iteration})")
+    what = f"rate (iteration {iteration})"
+    if rating == "likelihood":
+        replies = _likeliest_scores(lm, prompts, batch_size, what)
+    else:
+        replies = _generate(lm, prompts, max_new_tokens, batch_size, what)
     scores = [parse_score(reply) for reply in replies]
     kept = curate(scores, threshold)
     _write_jsonl(
@@ -355,6 +367,27 @@ def self_curate(
     if not count:
         ctx.log("no candidate was kept: the next training round has the seed data alone")
     return {"data": Dataset(file=file, samples=count, counts={"backtranslation": count})}
+
+
+def _likeliest_scores(lm: Any, prompts: list[str], batch_size: int, what: str) -> list[str]:
+    """For each prompt, ``Score: N`` for the N in 1..5 the model finds likeliest after it."""
+    options = [f"Score: {n}" for n in range(1, 6)]
+    pairs = [(lm.prompt_text(p), lm.choice_text(f" {o}")) for p in prompts for o in options]
+    with engine.progress_bar(what, len(pairs)) as advance:
+        values = engine.continuation_logprobs(
+            lm.model,
+            lm.tokenizer,
+            pairs,
+            batch_size=batch_size,
+            add_special_tokens=not lm.chat,
+            joint=not lm.chat,
+            on_progress=advance,
+        )
+    replies = []
+    for start in range(0, len(values), len(options)):
+        chunk = values[start : start + len(options)]
+        replies.append(options[max(range(len(options)), key=lambda i: (chunk[i], -i))])
+    return replies
 
 
 # --- joining datasets ------------------------------------------------------------------------
