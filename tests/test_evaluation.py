@@ -103,6 +103,19 @@ def test_generation_is_the_same_for_any_batch_size(tiny_model):
     assert runs[0] == runs[1] == runs[2]
 
 
+def test_sampling_is_seeded_and_greedy_is_the_default(tiny_model):
+    model, tokenizer = load_reference(tiny_model)
+    greedy = generate_greedy(model, tokenizer, PROMPTS, max_new_tokens=6, stop=None)
+    sampled = [
+        generate_greedy(model, tokenizer, PROMPTS, max_new_tokens=6, stop=None,
+                        temperature=2.0, seed=seed)
+        for seed in (1, 1, 2)
+    ]  # fmt: skip
+    assert sampled[0] == sampled[1]  # the same seed, the same texts
+    assert sampled[0] != sampled[2] and sampled[0] != greedy
+    assert generate_greedy(model, tokenizer, PROMPTS, max_new_tokens=6, stop=None) == greedy
+
+
 def test_choice_logprobs_match_a_direct_computation(tiny_model):
     model, tokenizer = load_reference(tiny_model)
     pairs = [

@@ -130,8 +130,13 @@ def generate_greedy(
     batch_size: int = 8,
     add_special_tokens: bool = True,
     on_progress: Progress | None = None,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
 ) -> list[str]:
-    """Greedy continuations of ``prompts`` (texts already formatted for the model).
+    """Greedy continuations of ``prompts`` (texts already formatted for the model); with a
+    ``temperature`` above 0, sampled instead (nucleus ``top_p``), each batch's draws seeded
+    from ``seed``, so the same call gives the same texts.
 
     Each stops at an end-of-sequence token, after ``max_new_tokens``, or at the first ``stop``
     text after its leading white space (see ``cut_at``); the texts are stripped.
@@ -144,18 +149,21 @@ def generate_greedy(
     pad_id = _pad_id(tokenizer, stops)
     room = max(1, context_limit(model) - max_new_tokens)
     encoded = [encode(tokenizer, clip_text(p, room), add_special_tokens)[-room:] for p in prompts]
+    sampled = {"do_sample": True, "temperature": temperature, "top_p": top_p}
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
-        do_sample=False,
+        **(sampled if temperature > 0 else {"do_sample": False}),
         num_beams=1,
         eos_token_id=stops or None,
         pad_token_id=pad_id,
         use_cache=True,
     )
     outputs = [""] * len(prompts)
-    for batch in length_batches([len(e) for e in encoded], batch_size):
+    for number, batch in enumerate(length_batches([len(e) for e in encoded], batch_size)):
         ids, mask = left_pad([encoded[i] for i in batch], pad_id, model.device)
         width = ids.shape[1]
+        if temperature > 0:
+            torch.manual_seed(seed * 1_000_003 + number)
         criteria = StoppingCriteriaList([stop_criterion(tokenizer, width, stop)]) if stop else None
         with torch.inference_mode():
             generated = model.generate(

@@ -230,7 +230,9 @@ def _load(model: Any) -> Any:
     return engine.load_eval_model(model.base, adapter)
 
 
-def _generate(lm: Any, prompts: list[str], max_new_tokens: int, batch_size: int, what: str):
+def _generate(
+    lm: Any, prompts: list[str], max_new_tokens: int, batch_size: int, what: str, **sampling: Any
+) -> list[str]:
     with engine.progress_bar(what, len(prompts)) as advance:
         return engine.generate_greedy(
             lm.model,
@@ -241,6 +243,7 @@ def _generate(lm: Any, prompts: list[str], max_new_tokens: int, batch_size: int,
             batch_size=batch_size,
             add_special_tokens=not lm.chat,
             on_progress=advance,
+            **sampling,
         )
 
 
@@ -250,6 +253,7 @@ def _generate(lm: Any, prompts: list[str], max_new_tokens: int, batch_size: int,
         "segments": Input("segments", description="Unlabelled segments."),
     },
     outputs={"candidates": "candidates"},
+    uses=("seed",),
     card=lambda name, outputs, params, pipeline: (
         f"Self-augmentation: {outputs['candidates'].candidates} instructions written."
     ),
@@ -259,13 +263,26 @@ def self_augment(
     *,
     max_new_tokens: Annotated[int, Param("Longest instruction, in tokens.", minimum=1)] = 64,
     batch_size: Annotated[int, Param("Segments per batch.", minimum=1)] = 8,
+    temperature: Annotated[
+        float, Param("0: greedy; above 0: sampled at this temperature.", minimum=0, maximum=10)
+    ] = 0.0,
+    top_p: Annotated[
+        float,
+        Param(
+            "Nucleus sampling: the smallest set of tokens with this probability.",
+            exclusiveMinimum=0,
+            maximum=1,
+        ),
+    ] = 1.0,  # fmt: skip
 ) -> dict[str, Artifact]:
-    """An instruction for each segment, written greedily by the backward model."""
+    """An instruction for each segment, written by the backward model: greedily, or sampled
+    (seeded by the pipeline's seed, so a rerun writes the same)."""
     segments_file = ctx.inputs["segments"].file
     rows = _read_jsonl(segments_file)
     lm = _load(ctx.inputs["model"])
     texts = [row["text"] for row in rows]
-    written = _generate(lm, texts, max_new_tokens, batch_size, "write instructions")
+    sampling = {"temperature": temperature, "top_p": top_p, "seed": ctx.pipeline.seed}
+    written = _generate(lm, texts, max_new_tokens, batch_size, "write instructions", **sampling)
     records = [
         {"id": f"cand-{row['id']}", "segment_id": row["id"], "instruction": instruction,
          "output": row["text"]}
