@@ -271,3 +271,31 @@ def test_rating_by_likelihood_scores_every_candidate(tmp_path):
     assert all(r["reply"] == f"Score: {r['score']}" for r in ratings)
     kept = _jsonl(_folder(tmp_path, "curated") / "samples.jsonl")
     assert len(kept) == len(ratings)  # threshold 1 keeps every rated candidate
+
+
+def test_the_instructions_task_reports_the_references_per_token_log_likelihood(tmp_path):
+    from eval_helpers import load_reference, reference_logprob
+
+    import cookbook.engine as engine
+
+    model = build_tiny_llama(tmp_path / "tiny", _words())
+    seed = str(FIXTURES / "seed.jsonl")
+    result = engine.evaluate_task(
+        "instructions", seed, str(model), params={"part": "all"}, max_new_tokens=2,
+        progress=False,
+    )  # fmt: skip
+    reference, tokenizer = load_reference(model)
+    records = list(engine_task().read(seed, part="all"))
+    direct = []
+    for record in records:
+        answer = " " + record.answers[0]
+        tokens = len(tokenizer(answer, add_special_tokens=False)["input_ids"])
+        direct.append(reference_logprob(reference, tokenizer, record.prompt, answer, True) / tokens)
+    assert result["reference_loglik"] == pytest.approx(sum(direct) / len(direct), abs=1e-4)
+    assert result["reference_loglik"] < 0 and result["n"] == 5
+
+
+def engine_task():
+    from cookbook.registry import get_registry
+
+    return get_registry().get("tasks", "instructions")

@@ -94,6 +94,9 @@ class Task(Protocol):
     stop: str | None = None
     #: Generation length (None: 1.5 times the longest gold answer plus 8 tokens).
     max_new_tokens: int | None = None
+    #: A generate task that also reports ``reference_loglik``: the mean per-token
+    #: log-likelihood of each record's first gold answer after its prompt (higher is better).
+    reference_loglik: bool = False
     #: Wrap prompts in the chat template: True, False, "auto" or None (as the model was
     #: trained); or a function of the task's ``read`` parameters returning one of those
     #: (a prompt format that is plain text, another that is a chat). See ``chat_setting``.

@@ -234,6 +234,8 @@ def evaluate_task(
             for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
         ]
     metrics = task_obj.metric(records, outputs)
+    if mode == "generate" and setting(task_obj, "reference_loglik", "tasks"):
+        metrics["reference_loglik"] = _reference_loglik(records, lm, batch_size, progress)
     main = main_metric(task_obj, metrics)
     summary = None
     if template is not None:
@@ -340,6 +342,31 @@ def _generate_outputs(
             add_special_tokens=not lm.chat,
             on_progress=advance,
         )
+
+
+def _reference_loglik(
+    records: Sequence[Any], lm: EvalModel, batch_size: int, progress: bool
+) -> float:
+    """Mean over records of the per-token log-likelihood of the first gold answer after the
+    prompt (the answer after a space, as a completion; in chat, as the assistant's reply)."""
+    from cookbook.engine.inference import continuation_logprobs, encode_pair
+
+    pairs = [(lm.prompt_text(r.prompt), lm.choice_text(" " + r.answers[0])) for r in records]
+    with _progress("reference log-likelihood", len(pairs), progress) as advance:
+        sums = continuation_logprobs(
+            lm.model,
+            lm.tokenizer,
+            pairs,
+            batch_size=batch_size,
+            add_special_tokens=not lm.chat,
+            joint=not lm.chat,
+            on_progress=advance,
+        )
+    per_token = []
+    for (context, answer), total in zip(pairs, sums, strict=True):
+        _, tail = encode_pair(lm.tokenizer, context, answer, not lm.chat, not lm.chat)
+        per_token.append(total / max(1, len(tail)))
+    return sum(per_token) / len(per_token)
 
 
 def _choice_outputs(

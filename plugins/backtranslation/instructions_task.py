@@ -1,5 +1,6 @@
 """The ``instructions`` task: (instruction, reference output) pairs, scored without a judge
-model by ROUGE-L F of the greedy answer against the reference (Google's ``rouge-score``).
+model by ROUGE-L F of the greedy answer against the reference (Google's ``rouge-score``), and
+by the mean per-token log-likelihood of the reference (``reference_loglik``).
 
 It reads the same files as the ``instructions`` step (Self-Instruct seed tasks, Alpaca-style
 or chat-messages JSONL); ``part: heldout`` evaluates the tasks that step holds out (the last
@@ -44,6 +45,7 @@ class InstructionsTask(Task):
     mode = "generate"
     main_metric = "rouge_l"
     max_new_tokens = 128
+    reference_loglik = True
     description = "Instruction JSONL (seed tasks, Alpaca, chat); ROUGE-L of answers."
 
     def read(
