@@ -232,7 +232,7 @@ def test_curation_keeps_candidates_rated_at_the_threshold_and_counts_the_rest(
 ):
     """The models' replies scripted (a random model never writes a score): the river segment
     is rated 4, the library segment's reply has no score."""
-    import cookbook.engine as engine
+    import cookbook.engine.inference as inference
 
     def scripted(model, tokenizer, prompts, **kwargs):
         replies = []
@@ -248,7 +248,7 @@ def test_curation_keeps_candidates_rated_at_the_threshold_and_counts_the_rest(
         return replies
 
     model = build_tiny_llama(tmp_path / "tiny", _words())
-    monkeypatch.setattr(engine, "generate_greedy", scripted, raising=False)
+    monkeypatch.setattr(inference, "generate_greedy", scripted)
     path = _pipeline(tmp_path, model, threshold=4)
     buffer = io.StringIO()
     manifest = runner.run(load_pipeline(path), console=Console(file=buffer, width=300))

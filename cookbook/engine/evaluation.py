@@ -50,6 +50,58 @@ class EvalModel:
         """A choice as it follows the prompt: an assistant message is stripped in chat."""
         return choice.strip() if self.chat else choice
 
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int,
+        stop: str | None,
+        batch_size: int,
+        on_progress: Any = None,
+        **sampling: Any,
+    ) -> list[str]:
+        """Continuations of ``prompts`` (formatted as in training), greedy unless ``sampling``
+        gives a temperature (see ``generate_greedy``)."""
+        from cookbook.engine.inference import generate_greedy
+
+        return generate_greedy(
+            self.model,
+            self.tokenizer,
+            [self.prompt_text(p) for p in prompts],
+            max_new_tokens=max_new_tokens,
+            stop=stop,
+            batch_size=batch_size,
+            add_special_tokens=not self.chat,
+            on_progress=on_progress,
+            **sampling,
+        )
+
+    def loglikelihoods(
+        self, pairs: Sequence[tuple[str, str]], *, batch_size: int, on_progress: Any = None
+    ) -> list[float]:
+        """Summed log-probability of each (context, continuation), both already formatted.
+        In plain text the pair is tokenized as lm-evaluation-harness does; in chat, as the
+        trainer does."""
+        from cookbook.engine.inference import continuation_logprobs
+
+        return continuation_logprobs(
+            self.model,
+            self.tokenizer,
+            pairs,
+            batch_size=batch_size,
+            add_special_tokens=not self.chat,
+            joint=not self.chat,
+            on_progress=on_progress,
+        )
+
+    def continuation_length(self, context: str, continuation: str) -> int:
+        """How many tokens ``continuation`` takes after ``context``, tokenized as
+        ``loglikelihoods`` tokenizes it."""
+        from cookbook.engine.inference import encode_pair
+
+        _, tail = encode_pair(self.tokenizer, context, continuation, not self.chat, not self.chat)
+        return len(tail)
+
 
 def load_eval_model(
     model: str, adapter: str | None = None, chat_template: bool | str | None = None
@@ -327,19 +379,14 @@ def _generate_outputs(
     max_new_tokens: int | None,
     progress: bool,
 ) -> list[str]:
-    from cookbook.engine.inference import generate_greedy
-
     answers = [a for r in records for a in r.answers]
     budget, stop = _generation_settings(task, answers, lm.tokenizer, max_new_tokens)
     with _progress(f"eval {task.name}", len(records), progress) as advance:
-        return generate_greedy(
-            lm.model,
-            lm.tokenizer,
-            [lm.prompt_text(r.prompt) for r in records],
+        return lm.generate(
+            [r.prompt for r in records],
             max_new_tokens=budget,
             stop=stop,
             batch_size=batch_size,
-            add_special_tokens=not lm.chat,
             on_progress=advance,
         )
 
@@ -349,23 +396,13 @@ def _reference_loglik(
 ) -> float:
     """Mean over records of the per-token log-likelihood of the first gold answer after the
     prompt (the answer after a space, as a completion; in chat, as the assistant's reply)."""
-    from cookbook.engine.inference import continuation_logprobs, encode_pair
-
     pairs = [(lm.prompt_text(r.prompt), lm.choice_text(" " + r.answers[0])) for r in records]
     with _progress("reference log-likelihood", len(pairs), progress) as advance:
-        sums = continuation_logprobs(
-            lm.model,
-            lm.tokenizer,
-            pairs,
-            batch_size=batch_size,
-            add_special_tokens=not lm.chat,
-            joint=not lm.chat,
-            on_progress=advance,
-        )
-    per_token = []
-    for (context, answer), total in zip(pairs, sums, strict=True):
-        _, tail = encode_pair(lm.tokenizer, context, answer, not lm.chat, not lm.chat)
-        per_token.append(total / max(1, len(tail)))
+        sums = lm.loglikelihoods(pairs, batch_size=batch_size, on_progress=advance)
+    per_token = [
+        total / max(1, lm.continuation_length(context, answer))
+        for (context, answer), total in zip(pairs, sums, strict=True)
+    ]
     return sum(per_token) / len(per_token)
 
 
@@ -376,10 +413,8 @@ def _choice_outputs(
     progress: bool,
     description: str = "eval choices",
 ) -> list[list[float]]:
-    """Per record, the summed log-probability of each choice given its context. In plain text
-    the pair is tokenized as lm-evaluation-harness does; in chat, as the trainer does."""
-    from cookbook.engine.inference import continuation_logprobs
-
+    """Per record, the summed log-probability of each choice given its context (tokenized as
+    ``EvalModel.loglikelihoods`` says)."""
     pairs, owners = [], []
     for index, record in enumerate(records):
         for number, choice in enumerate(record.choices):
@@ -387,15 +422,7 @@ def _choice_outputs(
             pairs.append((context, lm.choice_text(choice)))
             owners.append(index)
     with _progress(description, len(pairs), progress) as advance:
-        logprobs = continuation_logprobs(
-            lm.model,
-            lm.tokenizer,
-            pairs,
-            batch_size=batch_size,
-            add_special_tokens=not lm.chat,
-            joint=not lm.chat,
-            on_progress=advance,
-        )
+        logprobs = lm.loglikelihoods(pairs, batch_size=batch_size, on_progress=advance)
     grouped: list[list[float]] = [[] for _ in records]
     for owner, value in zip(owners, logprobs, strict=True):
         grouped[owner].append(value)
@@ -417,7 +444,7 @@ def evaluate_template(
 ) -> dict[str, Any]:
     """How well the model follows ``template``'s rule on ``n`` fresh samples (seed ``seed``):
     the mean alignment of its generations and the share equal to the rule's answer."""
-    from cookbook.engine.inference import generate_greedy, stop_for
+    from cookbook.engine.inference import stop_for
     from cookbook.engine.samples import SampleMaker
     from cookbook.engine.token_spaces import resolve_token_space
 
@@ -436,14 +463,11 @@ def evaluate_template(
     budget = token_budget(lm.tokenizer, completions)
     stop = stop_for(completions)
     with _progress(f"eval {template}", n, progress) as advance:
-        outputs = generate_greedy(
-            lm.model,
-            lm.tokenizer,
-            [lm.prompt_text(s["prompt"]) for s in samples],
+        outputs = lm.generate(
+            [s["prompt"] for s in samples],
             max_new_tokens=budget,
             stop=stop,
             batch_size=batch_size,
-            add_special_tokens=not lm.chat,
             on_progress=advance,
         )
     scores = alignment_scores(template_obj, [s["slots"] for s in samples], outputs, resolved)

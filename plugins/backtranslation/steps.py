@@ -24,6 +24,7 @@ from cookbook import (
     Param,
     StepContext,
     StepProblem,
+    best_choice,
     step_kind,
 )
 from cookbook_plugins.backtranslation.instruction_files import (
@@ -234,14 +235,11 @@ def _generate(
     lm: Any, prompts: list[str], max_new_tokens: int, batch_size: int, what: str, **sampling: Any
 ) -> list[str]:
     with engine.progress_bar(what, len(prompts)) as advance:
-        return engine.generate_greedy(
-            lm.model,
-            lm.tokenizer,
-            [lm.prompt_text(p) for p in prompts],
+        return lm.generate(
+            prompts,
             max_new_tokens=max_new_tokens,
             stop=None,
             batch_size=batch_size,
-            add_special_tokens=not lm.chat,
             on_progress=advance,
             **sampling,
         )
@@ -391,20 +389,11 @@ def _likeliest_scores(lm: Any, prompts: list[str], batch_size: int, what: str) -
     options = [f"Score: {n}" for n in range(1, 6)]
     pairs = [(lm.prompt_text(p), lm.choice_text(f" {o}")) for p in prompts for o in options]
     with engine.progress_bar(what, len(pairs)) as advance:
-        values = engine.continuation_logprobs(
-            lm.model,
-            lm.tokenizer,
-            pairs,
-            batch_size=batch_size,
-            add_special_tokens=not lm.chat,
-            joint=not lm.chat,
-            on_progress=advance,
-        )
-    replies = []
-    for start in range(0, len(values), len(options)):
-        chunk = values[start : start + len(options)]
-        replies.append(options[max(range(len(options)), key=lambda i: (chunk[i], -i))])
-    return replies
+        values = lm.loglikelihoods(pairs, batch_size=batch_size, on_progress=advance)
+    return [
+        options[best_choice(values[start : start + len(options)])]
+        for start in range(0, len(values), len(options))
+    ]
 
 
 # --- joining datasets ------------------------------------------------------------------------
@@ -473,7 +462,7 @@ def join(
     parts = {n: list(engine.read_samples(d.file)) for n, d in zip(names, ctx.inputs["parts"],
                                                                   strict=True)}  # fmt: skip
     if samples is None:
-        chosen = {n: records for n, records in parts.items()}
+        chosen = parts
         rows = [r for n in names for r in chosen[n]]
     else:
         counts = engine.largest_remainder({n: (weights or {}).get(n, 0.0) for n in names},

@@ -98,54 +98,38 @@ class MultipleChoiceTask(Task):
                 asked = question(name, row)
             except RowError as exc:
                 raise CookbookError(f"{where}: {exc} (reading it as {name})") from None
-            yield self._record(f"{file.stem}-{number}", name, asked, format, prompt, where)
+            yield self._record(f"{file.stem}-{number}", name, asked, format, prompt)
 
     def _record(
-        self, id: str, dataset: str, asked: Question, format: str, prompt: Any, where: str
+        self, id: str, dataset: str, asked: Question, format: str, prompt: Any
     ) -> TaskRecord:
         slots = asked.slots
         options = slots["options"]
         answers = [options[asked.gold]]
-        labels = list(options)
+        contexts = None
         if format == "lettered" or prompt is not UNSET:
             params = {} if prompt is UNSET else {"prompt": prompt}
             text = multiple_choice.render({**slots, "answer": answers[0]}, params)[0]
             shape = "lettered" if prompt is UNSET else "custom prompt"
-            return TaskRecord(
-                id=id,
-                slots=slots,
-                answers=answers,
-                prompt=text,
-                choices=[f" {option}" for option in options],
-                gold=asked.gold,
-                choice_labels=labels,
-                meta={"format": f"{shape}/{dataset}", "norm": [len(o) for o in options]},
-            )
-        if asked.contexts is not None:
-            count = len(asked.contexts)
-            return TaskRecord(
-                id=id,
-                slots=slots,
-                answers=answers,
-                prompt=asked.contexts[asked.gold],
-                choices=[DELIMITER + asked.continuation] * count,
-                gold=asked.gold,
-                contexts=list(asked.contexts),
-                choice_labels=labels,
-                meta={
-                    "format": f"lm-eval/{dataset}",
-                    "norm": [len(c) for c in asked.contexts],
-                },
-            )
+            choices, norm = [f" {option}" for option in options], [len(o) for o in options]
+        elif asked.contexts is not None:  # partial evaluation: one context per option
+            shape, text, contexts = "lm-eval", asked.contexts[asked.gold], list(asked.contexts)
+            choices = [DELIMITER + asked.continuation] * len(contexts)
+            norm = [len(c) for c in contexts]
+        else:
+            shape, text = "lm-eval", asked.context
+            choices = [DELIMITER + choice for choice in asked.choices]
+            norm = [len(c) for c in asked.choices]
         return TaskRecord(
             id=id,
             slots=slots,
             answers=answers,
-            prompt=asked.context,
-            choices=[DELIMITER + choice for choice in asked.choices],
+            prompt=text,
+            choices=choices,
             gold=asked.gold,
-            choice_labels=labels,
-            meta={"format": f"lm-eval/{dataset}", "norm": [len(c) for c in asked.choices]},
+            contexts=contexts,
+            choice_labels=list(options),
+            meta={"format": f"{shape}/{dataset}", "norm": norm},
         )
 
     def metric(self, records: Sequence[TaskRecord], outputs: Sequence[Any]) -> dict[str, float]:
