@@ -167,13 +167,22 @@ def test_bad_json_names_the_line(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "row", [{"prompt": "a", "completion": "b"}, {"instruction": "a", "input": "b"}, {}]
+    "row", [{"prompt": "a", "answer": "b"}, {"instruction": "a", "input": "b"}, {}]
 )
-def test_a_row_of_no_shape_lists_the_three_shapes(tmp_path, row):
+def test_a_row_of_no_shape_lists_the_four_shapes(tmp_path, row):
     message = error(tmp_path / "d.jsonl", row)
     assert message.startswith(f"{tmp_path / 'd.jsonl'}:1: not an instruction row")
-    for shape in ("Self-Instruct", "instances", "Alpaca", '"input"', "chat", "messages"):
+    for shape in ("Self-Instruct", "instances", "Alpaca", '"input"', "chat", "messages",
+                  '"prompt", "completion"'):  # fmt: skip
         assert shape in message
+
+
+def test_prompt_completion_rows_are_pairs_as_they_are(tmp_path):
+    path = write_rows(tmp_path / "d.jsonl", {"prompt": " Say hi. ", "completion": " Hi."})
+    (pair,) = read_instruction_pairs(path)
+    assert (pair.id, pair.instruction, pair.output) == ("d:1", "Say hi.", "Hi.")
+    message = error(tmp_path / "e.jsonl", {"prompt": "Say hi.", "completion": " "})
+    assert message == f"{tmp_path / 'e.jsonl'}:1: field 'completion' is empty"
 
 
 @pytest.mark.parametrize(

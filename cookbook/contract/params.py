@@ -20,6 +20,7 @@ import copy
 import functools
 import inspect
 import math
+import os
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -286,6 +287,16 @@ class Params:
         if required:
             schema["required"] = required
         return schema
+
+    def seeding_values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` as they seed samples: a file parameter (``format="path"``) by its file
+        name only, so a sample does not depend on the folder its file lies in."""
+        out = dict(values)
+        for name, value in values.items():
+            spec = self._specs.get(name)
+            if spec is not None and spec.schema.get("format") == "path" and isinstance(value, str):
+                out[name] = os.path.basename(value.rstrip("/\\"))
+        return out
 
     def merged(self, other: Params) -> Params:
         """These parameters and ``other``'s (``other`` wins on a shared name)."""

@@ -143,11 +143,13 @@ class Model(Artifact):
 @dataclass
 class Results(Artifact):
     """Evaluation rows: for each model and task (or template), its main metric and the
-    alignment of its outputs."""
+    alignment of its outputs; ``generations`` is the folder of each model's outputs on each
+    task, ``{model}-{task}.jsonl`` with one ``{"id", "output"}`` per record."""
 
     TYPE: ClassVar[str] = "results"
     rows: list[dict[str, Any]]
     plot: Path | None = None
+    generations: Path | None = None
 
 
 @dataclass(frozen=True)

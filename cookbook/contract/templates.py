@@ -23,7 +23,8 @@ from cookbook.contract.seeding import SampleRandom
 from cookbook.contract.text import fuzzy_f1
 from cookbook.contract.tokens import TokenSpace
 
-FAMILIES = ("selection", "search", "comparison", "composition")
+#: ``natural`` is natural-language data drawn from a file (no rule over tokens).
+FAMILIES = ("selection", "search", "comparison", "composition", "natural")
 
 #: Parameters every template accepts: overrides of its prompt and completion formats.
 FORMAT_PARAMS = Params(

@@ -28,7 +28,8 @@ class SampleMaker:
     ) -> None:
         self.template, self.name, self.params = template, name, dict(params)
         self.seed, self.tokens = seed, tokens
-        self._keys = KeyMaker(seed, f"{name}\x00{tokens.name}", self.params)
+        seeding = template.params.seeding_values(self.params)
+        self._keys = KeyMaker(seed, f"{name}\x00{tokens.name}", seeding)
         self._id_prefix = f"{name}-{seed}-"
         self._make = template.bind(self.params)
         self._prompt = self.params.get("prompt", template.prompt)

@@ -5,15 +5,20 @@ scores answers to held-out instructions by ROUGE-L. Written through ``cookbook``
 ``cookbook.engine`` only, as a third party would."""
 
 from cookbook import hookimpl
-from cookbook_plugins.backtranslation import instructions_task, steps
+from cookbook_plugins.backtranslation import instruction_data, instructions_task, judging, steps
 
 
 @hookimpl
 def register_steps(register):
-    for kind in steps.STEP_KINDS:
+    for kind in [*steps.STEP_KINDS, judging.judge]:
         register(kind)
 
 
 @hookimpl
 def register_tasks(register):
     register(instructions_task.instructions_task)
+
+
+@hookimpl
+def register_templates(register):
+    register(instruction_data.instruction_data)

@@ -4,7 +4,8 @@
   one pair per instance;
 - Alpaca: ``{"instruction", "input" (optional), "output"}``;
 - chat: ``{"messages": [{"role", "content"}, ...]}``, one pair per user message followed at
-  once by an assistant message (system messages ignored).
+  once by an assistant message (system messages ignored);
+- samples: ``{"prompt", "completion"}`` (Cookbook's own samples, a curated set of a run).
 
 An input, when not empty, follows its instruction after a blank line. A pair's id is
 ``stem:line``, or ``stem:line:k`` for the k-th (from 1) of a row that gives several pairs.
@@ -20,7 +21,8 @@ from cookbook import CookbookError, did_you_mean, read_jsonl, require_field
 
 SHAPES = (
     'Self-Instruct {"instruction", "instances": [{"input", "output"}]}, '
-    'Alpaca {"instruction", "input", "output"} or chat {"messages": [{"role", "content"}]}'
+    'Alpaca {"instruction", "input", "output"}, chat {"messages": [{"role", "content"}]} or '
+    'samples {"prompt", "completion"}'
 )
 ROLES = ("system", "user", "assistant")
 ROLE_LIST = "'system', 'user' or 'assistant'"
@@ -64,6 +66,8 @@ def _row_texts(row: dict[str, Any], where: str) -> list[tuple[str, str]]:
         return _seed_task_texts(row, where)
     if "instruction" in row and "output" in row:
         return [_alpaca_texts(row, where)]
+    if "prompt" in row and "completion" in row:
+        return [(_text(row, "prompt", where), _text(row, "completion", where))]
     raise CookbookError(f"{where}: not an instruction row; expected {SHAPES}")
 
 

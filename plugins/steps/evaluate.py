@@ -219,4 +219,4 @@ def evaluate(
     except CookbookError as exc:
         (ctx.folder / "plot-skipped.txt").write_text(f"{exc}\n")
         plot = None
-    return {"results": Results(rows=rows, plot=plot)}
+    return {"results": Results(rows=rows, plot=plot, generations=ctx.folder)}
