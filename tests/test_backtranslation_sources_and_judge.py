@@ -80,8 +80,10 @@ def _source_pipeline(tmp_path: Path, mix: str, samples: int = 12) -> Path:
 
 
 def test_a_natural_language_source_is_sampled_to_its_given_weight_like_a_template(tmp_path):
-    mix = "{mixer: fixed, scores: file, file: scores.csv, weights: {document_qa: 0.75, " \
+    mix = (
+        "{mixer: fixed, scores: file, file: scores.csv, weights: {document_qa: 0.75, "
         "instruction_data: 0.25}}"
+    )
     manifest = runner.run(load_pipeline(_source_pipeline(tmp_path, mix, samples=12)))
     data = {s["name"]: s["outputs"] for s in manifest["steps"]}["data"]["data"]
     assert data["counts"] == {"document_qa": 9, "instruction_data": 3}
