@@ -52,7 +52,19 @@ def test_squad_json_has_em_f1_and_alignment_and_generations_feed_score(tiny_mode
     assert result["n"] >= 2
     assert 0 <= result["em"] <= 100 and 0 <= result["f1"] <= 100
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) == result["n"] and all(set(x) == {"id", "output"} for x in lines)
+    assert len(lines) == result["n"]
+    fields = {"id", "prompt", "references", "output", "metric", "alignment"}
+    assert all(set(x) == fields for x in lines)  # lm-eval's --log_samples, per record
+    from cookbook import get_registry
+
+    task = get_registry().get("tasks", "squad")
+    records = {r.id: r for r in task.read(str(SQUAD))}
+    for line in lines:
+        record = records[line["id"]]
+        assert line["references"] == record.answers and record.prompt in line["prompt"]
+        assert line["metric"] == {"f1": task.metric([record], [line["output"]])["f1"]}
+    assert sum(x["metric"]["f1"] for x in lines) / len(lines) == pytest.approx(result["f1"])
+    assert sum(x["alignment"] for x in lines) / len(lines) == pytest.approx(result["alignment"])
     scored = CliRunner().invoke(
         app,
         ["score", "document_qa", "--task", "squad", "--data", str(SQUAD)]
@@ -163,3 +175,18 @@ def test_a_task_no_template_describes_has_no_alignment_column(tiny_model):
                        "-p", "holdout=1", "--max-new-tokens", "4")  # fmt: skip
     assert as_json["alignment"] is None and as_json["template"] is None
     assert 0 <= as_json["rouge_l"] <= 100 and as_json["n"] == 1
+
+
+def test_a_choice_task_logs_each_choice_and_whether_it_was_right(tiny_model, tmp_path):
+    copa = str(FIXTURES / "multiple_choice" / "hf" / "copa.jsonl")
+    out = tmp_path / "copa.jsonl"
+    result = run_json("--task", "copa", "--data", copa, "--model", tiny_model, "-o", str(out))
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == result["n"]
+    for line in lines:
+        values = line["loglikelihoods"]
+        assert len(values) == len(line["choices"]) == 2 and line["gold"] in (0, 1)
+        assert line["chosen"] == values.index(max(values))
+        assert line["metric"] == {"accuracy": 100.0 * (line["chosen"] == line["gold"])}
+    mean = sum(x["metric"]["accuracy"] for x in lines) / len(lines)
+    assert mean == pytest.approx(result["accuracy"])

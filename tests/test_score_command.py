@@ -162,6 +162,9 @@ def test_table_view_shows_the_statistic_interval_and_misaligned_records(tmp_path
     assert "0.8333" in result.output and "95% CI" in result.output
     assert "Records that do not align (1 of 6)" in result.output
     assert records[2]["id"] in result.output
+    row = next(line for line in result.output.splitlines() if "zzz" in line)
+    assert "expected (the rule's)" in result.output
+    assert records[2]["slots"]["answer"].split()[0] in row  # the rule's answer beside it
 
 
 def test_the_cli_prints_errors_without_a_traceback(tmp_path):

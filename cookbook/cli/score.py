@@ -214,7 +214,23 @@ def score_command(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    _print_report(report, summary, scored, scores, show)
+    _print_report(report, summary, scored, scores, show, _rule_answers(tpl, params))
+
+
+def _rule_answers(template: Any, params: dict[str, Any]) -> Any:
+    """``answer(slots)``: the output the template's rule gives for a record's inputs, or
+    "-" where the rule cannot read them (a mapped task record may lack a hidden slot)."""
+    from cookbook.contract.templates import bind_params
+
+    rule = bind_params(template.rule, template.own_params(params))
+
+    def answer(slots: dict[str, Any]) -> Any:
+        try:
+            return rule(slots)
+        except Exception:
+            return "-"
+
+    return answer
 
 
 def _print_report(
@@ -223,6 +239,7 @@ def _print_report(
     scored: Scored,
     scores: list[float],
     show: int,
+    expected: Any,
 ) -> None:
     console = Console(highlight=False)
     table = Table(title=Text(f"Alignment with {report['template']!r}"), show_header=False)
@@ -242,13 +259,14 @@ def _print_report(
     if not misaligned or not show:
         return
     worst = Table(title=f"Records that do not align ({len(misaligned)} of {summary.n})")
-    for column in ("id", "score", "output", "inputs"):
+    for column in ("id", "score", "output", "expected (the rule's)", "inputs"):
         worst.add_column(column, overflow="fold")
     for value, i in misaligned[:show]:
         worst.add_row(
             Text(_short(scored.ids[i], 60)),
             f"{value:.2f}",
             Text(_short(scored.outputs[i], 60)),
+            Text(_short(expected(scored.slots[i]), 60)),
             Text(_inputs(scored.slots[i])),
         )
     console.print(worst)

@@ -271,7 +271,11 @@ def evaluate_task(
     if mode == "generate":
         outputs = _generate_outputs(task_obj, records, lm, batch_size, max_new_tokens, progress)
         aligned: list[Any] = list(outputs)
-        lines = [{"id": r.id, "output": o} for r, o in zip(records, outputs, strict=True)]
+        lines = [
+            {"id": r.id, "prompt": lm.prompt_text(r.prompt), "references": r.answers,
+             "output": o}
+            for r, o in zip(records, outputs, strict=True)
+        ]  # fmt: skip
     else:
         if dev_records is not None:
             threshold = _fit_on_dev(task_obj, dev_records, lm, batch_size, progress)
@@ -282,20 +286,23 @@ def evaluate_task(
         chosen = [best_choice(values) for values in outputs]
         aligned = [r.choice_label(c) for r, c in zip(records, chosen, strict=True)]
         lines = [
-            {"id": r.id, "output": a, "chosen": c, "loglikelihoods": s}
+            {"id": r.id, "prompt": lm.prompt_text(r.prompt), "choices": r.choices,
+             "gold": r.gold, "references": r.answers, "output": a, "chosen": c,
+             "loglikelihoods": s}
             for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
-        ]
+        ]  # fmt: skip
     metrics = task_obj.metric(records, outputs)
     if mode == "generate" and setting(task_obj, "reference_loglik", "tasks"):
         metrics["reference_loglik"] = _reference_loglik(records, lm, batch_size, progress)
     main = main_metric(task_obj, metrics)
     summary = None
+    scores = None
     if template is not None:
         params = _template_params(template, read_params)
         scores = alignment_scores(template, [r.slots for r in records], aligned, params)
         summary = summarize(scores)
     if generations_path is not None:
-        write_jsonl(generations_path, lines)
+        write_jsonl(generations_path, _sample_log(task_obj, main, records, outputs, lines, scores))
     formats = {r.meta.get("format") for r in records}
     return {
         "task": task,
@@ -313,6 +320,27 @@ def evaluate_task(
         "model": model,
         "adapter": adapter,
     }
+
+
+def _sample_log(
+    task: Any,
+    main: str,
+    records: Sequence[Any],
+    outputs: Sequence[Any],
+    lines: list[dict[str, Any]],
+    alignment: Sequence[float] | None,
+) -> list[dict[str, Any]]:
+    """Each record's line as lm-eval's ``--log_samples`` keeps it: the prompt the model saw,
+    the references, the output (or the choices' log-likelihoods), the task's main metric on
+    that record alone, and its alignment under the task's template (None without one)."""
+    for index, (record, output, line) in enumerate(zip(records, outputs, lines, strict=True)):
+        try:
+            value = task.metric([record], [output]).get(main)
+        except Exception:  # a metric only defined over many records
+            value = None
+        line["metric"] = {main: None if value is None else float(value)}
+        line["alignment"] = None if alignment is None else float(alignment[index])
+    return lines
 
 
 def _with_gold(task: str, data: str, records: list[Any]) -> tuple[list[Any], int]:
