@@ -147,7 +147,8 @@ def test_samples_without_the_output_slot_are_an_error_naming_the_record(tmp_path
     assert "record x-1: needs 'slots' holding the output slot 'answer'" in str(result.exception)
 
 
-def test_table_view_shows_the_statistic_interval_and_misaligned_records(tmp_path):
+def test_table_view_shows_the_statistic_interval_and_misaligned_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # one table row per line
     data = tmp_path / "s.jsonl"
     records = write_samples(data, "document_qa", 6)
     generations = tmp_path / "g.jsonl"
