@@ -264,8 +264,8 @@ def run(pipeline: Pipeline, *, force: bool = False, console: Console | None = No
         log.write(f"{spec.name}: {state} ({result.hash})")
     manifest = _manifest(pipeline, results)
     write_json_atomic(root / "manifest.json", manifest)
-    _linkfile_digest(root, results)
-    write_text_atomic(root / "README.md", dataset_card(pipeline, results))
+    data_file = _link_last_dataset(root, results)
+    write_text_atomic(root / "README.md", dataset_card(pipeline, results, data_file))
     log.write("finished")
     return manifest
 
@@ -295,16 +295,16 @@ def _manifest(pipeline: Pipeline, results: dict[str, StepResult]) -> dict[str, A
     }
 
 
-def _linkfile_digest(root: Path, results: dict[str, StepResult]) -> None:
+def _link_last_dataset(root: Path, results: dict[str, StepResult]) -> str | None:
     """``RUN/samples.jsonl``: the last dataset the run made, hard-linked (copied where links
-    fail)."""
+    fail); its file name, or None when the run made no dataset."""
     datasets = [a for r in results.values() for a in r.outputs.values() if isinstance(a, Dataset)]
     if not datasets:
-        return
+        return None
     source = Path(datasets[-1].file)
     target = root / f"samples{source.suffix}"
     if target.exists() and os.path.samefile(source, target):
-        return
+        return target.name
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
     try:
@@ -314,6 +314,7 @@ def _linkfile_digest(root: Path, results: dict[str, StepResult]) -> None:
 
         shutil.copyfile(source, tmp)
     os.replace(tmp, target)
+    return target.name
 
 
 class _Log:
