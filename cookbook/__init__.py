@@ -7,6 +7,7 @@ step kind or trainer may call): a plugin imports from these two and nothing else
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from cookbook.contract.batches import TokenRuns
 from cookbook.contract.components import (
@@ -69,12 +70,21 @@ from cookbook.contract.text import (
 from cookbook.contract.tokens import TokenSpace
 from cookbook.registry import get_registry
 
+
+def load_dataset(*args: Any, **kwargs: Any) -> Any:
+    """Template samples as a Hugging Face dataset; see ``cookbook.pipeline.hf_datasets``."""
+    from cookbook.pipeline.hf_datasets import load_dataset as load
+
+    return load(*args, **kwargs)
+
+
 try:
     __version__ = version("cookbook-llm")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "load_dataset",
     "KINDS",
     "REQUIRED",
     "UNSET",

@@ -45,3 +45,41 @@ def test_datasets_loads_a_run_folder_as_it_is(tmp_path, fmt):
     assert loaded["prompt"] == [r["prompt"] for r in rows]
     assert loaded["completion"] == [r["completion"] for r in rows]
     assert {r["template"] for r in loaded} == {"document_qa", "retrieval"}
+
+
+def test_load_dataset_gives_the_records_cookbook_generate_writes(tmp_path):
+    import cookbook
+    from cookbook.engine import Job, generate
+
+    registry = cookbook.get_registry()
+    jobs = [Job(n, c, registry.get("templates", n).resolve(None))
+            for n, c in (("document_qa", 4), ("retrieval", 3))]  # fmt: skip
+    generate(jobs, 7, tmp_path / "s.jsonl", workers=1)
+    written = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+
+    loaded = cookbook.load_dataset(
+        ["document_qa", "retrieval"], 7, seed=7, weights={"document_qa": 4, "retrieval": 3}
+    )
+    assert isinstance(loaded, datasets.Dataset) and list(loaded) == written
+    streamed = cookbook.load_dataset(["document_qa", "retrieval"], 7, seed=7,
+                                     weights={"document_qa": 4, "retrieval": 3}, streaming=True)  # fmt: skip
+    assert isinstance(streamed, datasets.IterableDataset) and list(streamed) == written
+    assert list(streamed.take(2)) == written[:2]
+
+
+def test_load_dataset_reads_a_pipeline_and_refuses_bad_input(tmp_path):
+    import cookbook
+    from cookbook import CookbookError
+
+    path = write(tmp_path, BASIC)
+    loaded = cookbook.load_dataset(path, 6)
+    assert {r["template"] for r in loaded} == {"document_qa", "retrieval"}
+    assert all(r["seed"] == 2 for r in loaded)  # the pipeline's seed
+    assert all(20 <= len(r["slots"]["document"].split()) <= 30
+               for r in loaded if r["template"] == "document_qa")  # fmt: skip
+    with pytest.raises(CookbookError, match="unknown template 'nope'|'nope'"):
+        cookbook.load_dataset("nope", 3)
+    with pytest.raises(CookbookError, match="n must be a whole number"):
+        cookbook.load_dataset("document_qa", 0)
+    with pytest.raises(CookbookError, match="weights name 'other'"):
+        cookbook.load_dataset("document_qa", 3, weights={"other": 1})

@@ -26,7 +26,14 @@ _EXPORTS = {
         "task_params",
         "write_jsonl",
     ],
-    "cookbook.engine.generation": ["FORMATS", "Job", "default_workers", "generate", "split_evenly"],
+    "cookbook.engine.generation": [
+        "FORMATS",
+        "Job",
+        "default_workers",
+        "generate",
+        "iter_records",
+        "split_evenly",
+    ],
     "cookbook.engine.inference": ["continuation_logprobs", "generate_greedy", "stop_for"],
     "cookbook.engine.mixing": [
         "ScoreMatrix",

@@ -113,6 +113,28 @@ def _render_chunk(chunk: Chunk) -> tuple[bytes, int]:
     return b"".join(lines[job][1][i - lines[job][0]] for job, i in order), count
 
 
+def iter_records(
+    jobs: Sequence[Job], seed: int, *, token_space: str = "pseudowords"
+) -> Iterator[dict[str, Any]]:
+    """Every job's samples as records, one at a time, in the order ``generate`` writes them
+    (the same values as its JSONL lines): nothing is made before it is asked for."""
+    import json
+
+    _init_worker(jobs, seed, token_space)
+    makers, counts = list(_makers), [j.count for j in jobs]
+    for maker in makers:
+        maker.prepare()
+    for chunk in chunks(counts):
+        if len(chunk) == 1:
+            job, lo, hi = chunk[0]
+            lines = makers[job].lines(lo, hi)
+        else:
+            made = {job: (lo, makers[job].lines(lo, hi)) for job, lo, hi in chunk}
+            lines = [made[job][1][i - made[job][0]] for job, i in _chunk_order(counts, chunk)]
+        for line in lines:
+            yield json.loads(line)
+
+
 class _Writer:
     """Writes JSONL text chunks to ``path`` (as JSONL or Parquet) through a partial file."""
 
