@@ -17,9 +17,14 @@ from cookbook.pipeline.config import load_pipeline  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def offline(monkeypatch, tmp_path):
+def offline(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+
+
+def load(folder, tmp_path):
+    """``datasets.load_dataset`` with a cache of the test's own (the default one would
+    answer for another test's folder of the same file names)."""
+    return datasets.load_dataset(str(folder), split="train", cache_dir=str(tmp_path / "cache"))
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
@@ -33,7 +38,7 @@ def test_datasets_loads_a_run_folder_as_it_is(tmp_path, fmt):
         {"config_name": "default", "data_files": [{"split": "train", "path": f"samples.{fmt}"}]}
     ]
     assert header["size_categories"] == ["n<1K"] and "# basic" in card
-    loaded = datasets.load_dataset(str(root), split="train")
+    loaded = load(root, tmp_path)
     assert loaded.num_rows == 40
     if fmt == "jsonl":
         rows = [json.loads(x) for x in (root / "samples.jsonl").read_text().splitlines()]
@@ -61,8 +66,9 @@ def test_load_dataset_gives_the_records_cookbook_generate_writes(tmp_path):
         ["document_qa", "retrieval"], 7, seed=7, weights={"document_qa": 4, "retrieval": 3}
     )
     assert isinstance(loaded, datasets.Dataset) and list(loaded) == written
-    streamed = cookbook.load_dataset(["document_qa", "retrieval"], 7, seed=7,
-                                     weights={"document_qa": 4, "retrieval": 3}, streaming=True)  # fmt: skip
+    weights = {"document_qa": 4, "retrieval": 3}
+    streamed = cookbook.load_dataset(["document_qa", "retrieval"], 7, seed=7, weights=weights,
+                                     streaming=True)  # fmt: skip
     assert isinstance(streamed, datasets.IterableDataset) and list(streamed) == written
     assert list(streamed.take(2)) == written[:2]
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cookbook.cli import eval as eval_cmd
-from cookbook.cli import generate, list_plugins, mix, pipeline, preview, score, train
+from cookbook.cli import export, generate, list_plugins, mix, pipeline, preview, score, train
 from cookbook.cli.output import console, safe
 from cookbook.contract.errors import CookbookError
 from cookbook.registry import call_hook, get_registry, plugin_manager, strict_plugins
@@ -44,7 +44,7 @@ def _root(
     """Instruction-tuning data from programmatic templates over random tokens."""
 
 
-for module in (list_plugins, preview, generate, score, mix, pipeline, eval_cmd, train):
+for module in (list_plugins, preview, generate, score, mix, pipeline, eval_cmd, train, export):
     module.register(app)
 
 

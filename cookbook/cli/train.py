@@ -22,7 +22,16 @@ def default_output(model: str, trainer: str = "lora") -> Path:
 
 
 def train_command(
-    data: Annotated[Path, typer.Option("--data", help="JSONL (or Parquet) file of samples.")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data",
+            help=(
+                "Samples (JSONL or Parquet: Cookbook's, prompt/completion, messages or"
+                " Alpaca rows), or a Hub-style dataset folder."
+            ),
+        ),
+    ],
     model: Annotated[
         str, typer.Option("--model", help="Model alias, local folder or hub name.")
     ] = DEFAULT_MODEL,
@@ -40,8 +49,8 @@ def train_command(
     from cookbook.engine.models import model_problem
     from cookbook.engine.training import train_model
 
-    if not data.is_file():
-        what = "not a regular file" if data.exists() else "no such file"
+    if not data.is_file() and not data.is_dir():
+        what = "not a regular file or a folder" if data.exists() else "no such file"
         raise CookbookError(f"{data}: {what}")
     problem = model_problem(model)  # at once: no network retries, nothing read or loaded
     if problem is not None:

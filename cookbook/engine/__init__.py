@@ -26,6 +26,7 @@ _EXPORTS = {
         "task_params",
         "write_jsonl",
     ],
+    "cookbook.engine.formats": ["EXPORT_FORMATS", "as_format", "data_files", "training_pairs"],
     "cookbook.engine.generation": [
         "FORMATS",
         "Job",

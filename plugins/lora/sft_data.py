@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cookbook import CookbookError
-from cookbook.engine import format_completion, format_prompt, read_samples
+from cookbook.engine import data_files, format_completion, format_prompt, training_pairs
 
 
 @dataclass
@@ -62,41 +62,22 @@ class PackedBatch:
 
 
 def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """(prompt, completion) of every record; a record without them is an error naming it."""
-    pairs = []
-    for number, record in enumerate(read_samples(path), 1):
-        prompt, completion = record.get("prompt"), record.get("completion")
-        if not isinstance(prompt, str) or not isinstance(completion, str):
-            missing = "prompt" if not isinstance(prompt, str) else "completion"
-            raise CookbookError(
-                f"{path}:{_line_of_record(Path(path), number)}: "
-                f"expected a string field {missing!r} in each sample record"
-            )
-        pairs.append((prompt, completion))
+    """(prompt, completion) of every record of a file or Hub-style dataset folder, in any of
+    the shapes ``engine.training_pairs`` reads; a bad record is an error naming it."""
+    pairs = [(prompt, completion) for prompt, completion, _ in training_pairs(path)]
     if not pairs:
         raise CookbookError(f"{path}: no samples to train on")
     return pairs
 
 
-def _line_of_record(path: Path, number: int) -> str:
-    """The line of the ``number``-th record of a JSONL file (blank lines hold no record)."""
-    if path.suffix == ".parquet":
-        return f"row {number}"
-    with path.open(encoding="utf-8") as f:
-        seen = 0
-        for line_number, line in enumerate(f, 1):
-            seen += bool(line.strip())
-            if seen == number:
-                return str(line_number)
-    return f"record {number}"
-
-
 def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, to tell whether a checkpoint was made on the same data."""
+    """SHA-256 of the data's bytes (every data file of a folder), to tell whether a checkpoint
+    was made on the same data."""
     digest = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for file in data_files(Path(path)):
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 
