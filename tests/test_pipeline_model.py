@@ -85,6 +85,17 @@ def test_proxy_mix_train_and_eval_run_and_rerun_cached(tmp_path):
     runner.run(load_pipeline(path))
     assert json.loads((tmp_path / "out" / "manifest.json").read_text()) == before
 
+    from typer.testing import CliRunner
+
+    from cookbook.cli import app
+
+    printed = CliRunner().invoke(app, ["run", str(path)], env={"COLUMNS": "200"})
+    assert printed.exit_code == 0, printed.output
+    qa = {r["model"]: r["value"] for r in task_rows}
+    line = next(x for x in printed.stdout.splitlines() if "qa (task)" in x)
+    assert "results of step eval" in printed.stdout and "tuned - base" in printed.stdout
+    assert line.split("│")[-2].strip() == f"{qa['tuned'] - qa['base']:+.2f}"
+
 
 def test_eval_can_skip_the_base_model_limit_each_task_and_calibrate_one(tmp_path):
     model = build_tiny_llama(tmp_path / "tiny", tiny_vocabulary())

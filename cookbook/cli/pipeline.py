@@ -74,8 +74,47 @@ def run(
     if dry_run:
         show_plan(pipeline, err)
         return
-    runner.run(pipeline, force=force, console=err)
+    manifest = runner.run(pipeline, force=force, console=err)
+    for table in results_tables(manifest):
+        console().print(table)
     err.print(f"[green]done[/]: {safe(pipeline.output_dir)} (card: README.md)")
+
+
+def results_tables(manifest: dict) -> list[Table]:
+    """One table per step that evaluated models: each evaluation's value for every model and,
+    with two models or more, the last one's difference from the first (the base model)."""
+    tables = []
+    for step in manifest["steps"]:
+        for output in step["outputs"].values():
+            if output.get("type") != "results" or not output.get("rows"):
+                continue
+            rows = output["rows"]
+            labels = list(dict.fromkeys(str(r["model"]) for r in rows))
+            table = Table(title=plain(f"results of step {step['name']}"))
+            table.add_column("evaluation")
+            table.add_column("metric")
+            for label in labels:
+                table.add_column(plain(label), justify="right")
+            if len(labels) > 1:
+                table.add_column(plain(f"{labels[-1]} - {labels[0]}"), justify="right")
+            by_key: dict[tuple, dict[str, float | None]] = {}
+            for row in rows:
+                key = (str(row["name"]), str(row["kind"]), str(row["metric"]))
+                by_key.setdefault(key, {})[str(row["model"])] = row.get("value")
+            for (name, kind, metric), values in by_key.items():
+                shown = [_number(values.get(label)) for label in labels]
+                cells = [plain(f"{name} ({kind})"), plain(metric), *shown]
+                if len(labels) > 1:
+                    first, last = values.get(labels[0]), values.get(labels[-1])
+                    both = first is not None and last is not None
+                    cells.append(f"{last - first:+.2f}" if both else "-")
+                table.add_row(*cells)
+            tables.append(table)
+    return tables
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def register(app: typer.Typer) -> None:
