@@ -68,8 +68,8 @@ def _is_usage_error(exc: BaseException) -> bool:
 def main() -> None:
     """Entry point: run the CLI, turning ``CookbookError`` into one clear message."""
     try:
-        if not (len(sys.argv) > 1 and sys.argv[1] in ("--help", "--version", "-h")):
-            _plugin_commands()
+        if not (len(sys.argv) > 1 and sys.argv[1] == "--version"):
+            _plugin_commands()  # --help lists the plugins' commands too
         # Without standalone mode typer returns the exit code of an Exit (130 for Ctrl-C,
         # which it turns into one) instead of raising it; commands themselves return None.
         code = app(standalone_mode=False)
