@@ -56,14 +56,35 @@ def generate_command(
     tokens: Annotated[
         str, typer.Option(help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")
     ] = DEFAULT_TOKEN_SPACE,
+    engine: Annotated[
+        str, typer.Option(help="local (worker processes) or ray (Ray tasks over shards).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="--engine ray: a cluster (auto or HOST:PORT); default: a local Ray."),
+    ] = None,
+    shard_size: Annotated[
+        int, typer.Option(min=1, help="--engine ray: samples per shard.")
+    ] = 131_072,
 ) -> None:
-    """Generate N samples of TEMPLATES to a JSONL or Parquet file, identical for any --workers."""
+    """Generate N samples of TEMPLATES to a JSONL or Parquet file, identical for any --workers
+    and for either engine."""
     jobs = build_jobs(templates, n, parse_params(param))
-    workers = workers or default_workers()
+    if engine not in ("local", "ray"):
+        raise CookbookError(f"--engine {engine}: choose local or ray")
     with progress_bar("generating", total=n) as advance:
-        written = generate(
-            jobs, seed, output, token_space=tokens, workers=workers, fmt=fmt, on_progress=advance
-        )
+        if engine == "ray":
+            from cookbook.engine.ray_generation import generate_on_ray
+
+            written = generate_on_ray(
+                jobs, seed, output, token_space=tokens, fmt=fmt, address=address,
+                shard_size=shard_size, num_cpus=workers, on_progress=advance,
+            )  # fmt: skip
+        else:
+            written = generate(
+                jobs, seed, output, token_space=tokens, workers=workers or default_workers(),
+                fmt=fmt, on_progress=advance,
+            )  # fmt: skip
     console(stderr=True).print(f"wrote {written} samples to {safe(output)}")
 
 

@@ -1,0 +1,220 @@
+"""Generation on Ray: the interleaved sample sequence cut into shards of whole chunks (index
+ranges: a sample is a pure function of (seed, template, index)), each rendered by a Ray task,
+written as a JSONL shard with its row count and hash in a manifest, then joined in order into
+the same bytes the local engine writes. A rerun reuses every shard whose rows and hash check
+out and redoes the rest; a template that fails names its shard, template and sample index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cookbook.contract.errors import CookbookError
+from cookbook.engine import generation
+from cookbook.engine.generation import CHUNK, Chunk, Job, chunks
+
+#: Samples per shard by default (whole chunks of ``CHUNK``).
+SHARD_SIZE = 64 * CHUNK
+NEEDS = "--engine ray needs Ray: pip install 'cookbook-llm[ray]'"
+_ready: tuple | None = None
+
+
+def plan_shards(counts: Sequence[int], shard_size: int) -> list[list[Chunk]]:
+    """The chunks of the interleaved sequence, grouped into shards of about ``shard_size``
+    samples (whole chunks, so each shard renders exactly the local engine's bytes)."""
+    shards: list[list[Chunk]] = [[]]
+    size = 0
+    for chunk in chunks(counts):
+        if size >= shard_size:
+            shards.append([])
+            size = 0
+        shards[-1].append(chunk)
+        size += sum(hi - lo for _, lo, hi in chunk)
+    return [s for s in shards if s]
+
+
+def render_shard(
+    jobs: Sequence[Job], seed: int, token_space: str, shard: list[Chunk]
+) -> tuple[bytes, list[int]]:
+    """A shard's JSON lines and each chunk's row count; a failing template is found again
+    sample by sample and reported with its index."""
+    global _ready
+    if _ready != (repr(list(jobs)), seed, token_space):  # a worker sets up once per job
+        generation._init_worker(jobs, seed, token_space)
+        _ready = (repr(list(jobs)), seed, token_space)
+    parts, sizes = [], []
+    for chunk in shard:
+        try:
+            data, n = generation._render_chunk(chunk)
+        except CookbookError:
+            raise  # the sample maker names the template and the sample
+        except Exception as exc:
+            raise CookbookError(_which_sample(chunk, exc)) from None
+        parts.append(data)
+        sizes.append(n)
+    return b"".join(parts), sizes
+
+
+def _which_sample(chunk: Chunk, exc: Exception) -> str:
+    for job, lo, hi in chunk:
+        maker = generation._makers[job]
+        for index in range(lo, hi):
+            try:
+                maker.lines(index, index + 1)
+            except Exception as inner:
+                return (
+                    f"template {maker.name!r} failed on sample {index}:"
+                    f" {type(inner).__name__}: {inner}"
+                )
+    return f"{type(exc).__name__}: {exc}"
+
+
+def generate_on_ray(
+    jobs: Sequence[Job],
+    seed: int,
+    output: str | Path,
+    *,
+    token_space: str = "pseudowords",
+    fmt: str = "jsonl",
+    address: str | None = None,
+    shard_size: int = SHARD_SIZE,
+    num_cpus: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write every job's samples to ``output`` with Ray tasks; the same bytes as
+    ``generation.generate``. ``address``: a running cluster (``auto`` or ``HOST:PORT``);
+    without one a local Ray is started. Completed shards survive a killed run."""
+    if fmt not in generation.FORMATS:
+        choices = ", ".join(generation.FORMATS)
+        raise CookbookError(f"unknown format {fmt!r}; choose one of {choices}")
+    if shard_size < 1:
+        raise CookbookError(f"shard_size must be at least 1, not {shard_size}")
+    try:
+        import ray
+    except ImportError:
+        raise CookbookError(NEEDS) from None
+    output = Path(output)
+    counts = [j.count for j in jobs]
+    generation._init_worker(jobs, seed, token_space)  # unknown templates fail here, at once
+    shards = plan_shards(counts, shard_size)
+    folder = output.with_name(output.name + ".shards")
+    key = _fingerprint(jobs, seed, token_space, shard_size)
+    done = _verified_shards(folder, key, len(shards))
+    folder.mkdir(parents=True, exist_ok=True)
+    started = _start_ray(ray, address, num_cpus)
+    try:
+        render = ray.remote(max_retries=3, retry_exceptions=False)(render_shard)
+        for i in done:
+            if on_progress:
+                on_progress(done[i]["rows"])
+        jobs_ref = ray.put(list(jobs))
+        pending = {
+            render.remote(jobs_ref, seed, token_space, shards[i]): i
+            for i in range(len(shards))
+            if i not in done
+        }
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            i = pending.pop(ready[0])
+            try:
+                data, sizes = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as exc:
+                cause = exc.cause if isinstance(exc.cause, Exception) else exc
+                raise CookbookError(f"shard {i}: {cause}") from None
+            done[i] = _write_shard(folder, i, data, sizes)
+            _write_manifest(folder, key, len(shards), done)
+            if on_progress:
+                on_progress(done[i]["rows"])
+    finally:
+        if started:
+            ray.shutdown()
+    written = _join(folder, output, fmt, [done[i] for i in range(len(shards))])
+    shutil.rmtree(folder)
+    return written
+
+
+def _start_ray(ray: Any, address: str | None, num_cpus: int | None) -> bool:
+    """Connect to ``address`` or start a local Ray (workers see this process's import path);
+    whether this call started it (and so shuts it down)."""
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 runtime_env=env)  # fmt: skip
+    return True
+
+
+def _fingerprint(jobs: Sequence[Job], seed: int, token_space: str, shard_size: int) -> str:
+    text = json.dumps(
+        [[j.name, j.count, j.params] for j in jobs] + [seed, token_space, shard_size, CHUNK],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _verified_shards(folder: Path, key: str, total: int) -> dict[int, dict[str, Any]]:
+    """The shards of an earlier run of the same job whose files have the recorded rows and
+    hash; anything else (another job, a partial or altered shard) is redone."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if manifest.get("key") != key or manifest.get("shards_total") != total:
+        return {}
+    good = {}
+    for name, entry in manifest.get("shards", {}).items():
+        path = folder / entry.get("file", "")
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() == entry.get("sha256") and data.count(
+            b"\n"
+        ) == entry.get("rows"):
+            good[int(name)] = entry
+    return good
+
+
+def _write_shard(folder: Path, i: int, data: bytes, sizes: list[int]) -> dict[str, Any]:
+    name = f"shard-{i:05d}.jsonl"
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, folder / name)
+    return {"file": name, "rows": sum(sizes), "chunks": sizes,
+            "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
+
+
+def _write_manifest(folder: Path, key: str, total: int, done: dict[int, dict]) -> None:
+    text = json.dumps({"key": key, "shards_total": total,
+                       "shards": {str(i): done[i] for i in sorted(done)}}, indent=1)  # fmt: skip
+    tmp = folder / ".manifest.json.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, folder / "manifest.json")
+
+
+def _join(folder: Path, output: Path, fmt: str, entries: list[dict[str, Any]]) -> int:
+    """The shards in order as one file, chunk by chunk as the local engine writes it."""
+    writer = generation._Writer(output, fmt)
+    written, ok = 0, False
+    try:
+        for entry in entries:
+            lines = (folder / entry["file"]).read_bytes().splitlines(keepends=True)
+            start = 0
+            for size in entry["chunks"]:
+                writer.write(b"".join(lines[start : start + size]))
+                start += size
+            written += entry["rows"]
+        ok = True
+    finally:
+        writer.close(ok)
+    return written
