@@ -275,7 +275,12 @@ def test_generate_task_metrics_alignment_and_generations_flow_through(
     assert result["alignment"] == pytest.approx(summary.statistic)
     assert result["alignment_ci"] == pytest.approx([summary.ci_low, summary.ci_high])
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert lines == [{"id": r.id, "output": o} for r, o in zip(records, expected, strict=True)]
+    scores = alignment_scores(template, [r.slots for r in records], expected)
+    assert lines == [
+        {"id": r.id, "prompt": r.prompt, "references": r.answers, "output": o,
+         "metric": {"accuracy": task.metric([r], [o])["accuracy"]}, "alignment": a}
+        for r, o, a in zip(records, expected, scores, strict=True)
+    ]  # fmt: skip
 
 
 def test_limit_and_prompt_parameter_reach_the_task(tiny_model, fake_plugin):

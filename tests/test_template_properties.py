@@ -18,6 +18,10 @@ from cookbook.registry import get_registry, reset_registry
 SEEDS = (0, 1, 12345)
 INDICES = (0, 1, 2, 17, 999)
 SAMPLE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "sample.schema.json"
+#: Parameters a template requires (it has no default for them).
+REQUIRED = {
+    "instruction_data": {"path": str(Path(__file__).parent / "fixtures/backtranslation/seed.jsonl")}
+}
 
 
 def _template_names() -> list[str]:
@@ -33,7 +37,7 @@ def _maker(name: str, seed: int) -> SampleMaker:
     registry = get_registry()
     template = registry.get("templates", name)
     tokens = resolve_token_space("pseudowords", registry)
-    return SampleMaker(template, name, template.resolve(), seed, tokens)
+    return SampleMaker(template, name, template.resolve(REQUIRED.get(name)), seed, tokens)
 
 
 def test_the_built_in_templates_are_among_those_checked():

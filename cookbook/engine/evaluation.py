@@ -291,6 +291,7 @@ def evaluate_task(
              "loglikelihoods": s}
             for r, a, c, s in zip(records, aligned, chosen, loglikelihoods, strict=True)
         ]  # fmt: skip
+    each = _record_metrics(task_obj, records, outputs) if generations_path is not None else []
     metrics = task_obj.metric(records, outputs)
     if mode == "generate" and setting(task_obj, "reference_loglik", "tasks"):
         metrics["reference_loglik"] = _reference_loglik(records, lm, batch_size, progress)
@@ -302,7 +303,7 @@ def evaluate_task(
         scores = alignment_scores(template, [r.slots for r in records], aligned, params)
         summary = summarize(scores)
     if generations_path is not None:
-        write_jsonl(generations_path, _sample_log(task_obj, main, records, outputs, lines, scores))
+        write_jsonl(generations_path, _sample_log(main, each, lines, scores))
     formats = {r.meta.get("format") for r in records}
     return {
         "task": task,
@@ -322,22 +323,30 @@ def evaluate_task(
     }
 
 
+def _record_metrics(
+    task: Any, records: Sequence[Any], outputs: Sequence[Any]
+) -> list[dict[str, Any] | None]:
+    """The task's metrics on each record alone (None where a metric needs many records)."""
+    each: list[dict[str, Any] | None] = []
+    for record, output in zip(records, outputs, strict=True):
+        try:
+            each.append(dict(task.metric([record], [output])))
+        except Exception:
+            each.append(None)
+    return each
+
+
 def _sample_log(
-    task: Any,
     main: str,
-    records: Sequence[Any],
-    outputs: Sequence[Any],
+    each: Sequence[dict[str, Any] | None],
     lines: list[dict[str, Any]],
     alignment: Sequence[float] | None,
 ) -> list[dict[str, Any]]:
     """Each record's line as lm-eval's ``--log_samples`` keeps it: the prompt the model saw,
     the references, the output (or the choices' log-likelihoods), the task's main metric on
     that record alone, and its alignment under the task's template (None without one)."""
-    for index, (record, output, line) in enumerate(zip(records, outputs, lines, strict=True)):
-        try:
-            value = task.metric([record], [output]).get(main)
-        except Exception:  # a metric only defined over many records
-            value = None
+    for index, (values, line) in enumerate(zip(each, lines, strict=True)):
+        value = None if values is None else values.get(main)
         line["metric"] = {main: None if value is None else float(value)}
         line["alignment"] = None if alignment is None else float(alignment[index])
     return lines

@@ -1,7 +1,8 @@
 """Generation on Ray: the interleaved sample sequence cut into shards of whole chunks (index
 ranges: a sample is a pure function of (seed, template, index)), each rendered by a Ray task,
-written as a JSONL shard with its row count and hash in a manifest, then joined in order into
-the same bytes the local engine writes. A rerun reuses every shard whose rows and hash check
+written by its worker as a JSONL shard (the workers share the output's file system) with its
+row count and hash in a manifest, then joined in order into the same bytes the local engine
+writes. A rerun reuses every shard whose rows and hash check
 out and redoes the rest; a template that fails names its shard, template and sample index."""
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ def render_shard(
     return b"".join(parts), sizes
 
 
+def write_shard(
+    jobs: Sequence[Job], seed: int, token_space: str, shard: list[Chunk], folder: str, i: int
+) -> dict[str, Any]:
+    """Render shard ``i`` and write it into ``folder`` (shared by the workers); its manifest
+    entry. The data never passes through the driver."""
+    data, sizes = render_shard(jobs, seed, token_space, shard)
+    return _write_shard(Path(folder), i, data, sizes)
+
+
 def _which_sample(chunk: Chunk, exc: Exception) -> str:
     for job, lo, hi in chunk:
         maker = generation._makers[job]
@@ -109,13 +119,13 @@ def generate_on_ray(
     folder.mkdir(parents=True, exist_ok=True)
     started = _start_ray(ray, address, num_cpus)
     try:
-        render = ray.remote(max_retries=3, retry_exceptions=False)(render_shard)
+        render = ray.remote(max_retries=3, retry_exceptions=False)(write_shard)
         for i in done:
             if on_progress:
                 on_progress(done[i]["rows"])
         jobs_ref = ray.put(list(jobs))
         pending = {
-            render.remote(jobs_ref, seed, token_space, shards[i]): i
+            render.remote(jobs_ref, seed, token_space, shards[i], str(folder), i): i
             for i in range(len(shards))
             if i not in done
         }
@@ -123,11 +133,10 @@ def generate_on_ray(
             ready, _ = ray.wait(list(pending), num_returns=1)
             i = pending.pop(ready[0])
             try:
-                data, sizes = ray.get(ready[0])
+                done[i] = ray.get(ready[0])
             except ray.exceptions.RayTaskError as exc:
                 cause = exc.cause if isinstance(exc.cause, Exception) else exc
                 raise CookbookError(f"shard {i}: {cause}") from None
-            done[i] = _write_shard(folder, i, data, sizes)
             _write_manifest(folder, key, len(shards), done)
             if on_progress:
                 on_progress(done[i]["rows"])
@@ -203,7 +212,21 @@ def _write_manifest(folder: Path, key: str, total: int, done: dict[int, dict]) -
 
 
 def _join(folder: Path, output: Path, fmt: str, entries: list[dict[str, Any]]) -> int:
-    """The shards in order as one file, chunk by chunk as the local engine writes it."""
+    """The shards in order as one file: JSONL by copying the shard files end to end, Parquet
+    chunk by chunk as the local engine writes it (the same row groups)."""
+    if fmt == "jsonl":
+        partial = output.with_name(output.name + ".partial")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with partial.open("wb") as out:
+                for entry in entries:
+                    with (folder / entry["file"]).open("rb") as shard:
+                        shutil.copyfileobj(shard, out, 1 << 24)
+            os.replace(partial, output)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return sum(entry["rows"] for entry in entries)
     writer = generation._Writer(output, fmt)
     written, ok = 0, False
     try:
