@@ -117,3 +117,16 @@ def test_ctrl_c_during_generate_says_so_and_leaves_nothing(tmp_path):
     assert process.returncode == 130
     assert "Interrupted." in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plugin_commands_are_added_once_however_often_the_cli_runs():
+    from cookbook.cli import _plugin_commands, app
+    from cookbook.registry import reset_registry
+
+    _plugin_commands()
+    names = [c.name for c in app.registered_commands]
+    assert "export-task" in names and len(names) == len(set(names))
+    _plugin_commands()
+    reset_registry()  # a new plugin manager registers its commands again, not beside the old
+    _plugin_commands()
+    assert [c.name for c in app.registered_commands] == names

@@ -49,8 +49,16 @@ for module in (list_plugins, preview, generate, score, mix, pipeline, eval_cmd, 
 
 
 def _plugin_commands() -> None:
-    """Let plugins add commands; a failing one is reported on its plugin, never fatal."""
-    call_hook(plugin_manager(), get_registry(), "register_commands", cli=app)
+    """Let plugins add commands, once per process and plugin manager (``main`` may run many
+    times in one process); a failing one is reported on its plugin, never fatal."""
+    manager = plugin_manager()
+    if getattr(app, "_cookbook_commands_from", None) is manager:
+        return
+    builtin = list(app.registered_commands)
+    app.registered_commands[:] = builtin[: getattr(app, "_cookbook_builtin_commands", len(builtin))]
+    app._cookbook_builtin_commands = len(app.registered_commands)  # type: ignore[attr-defined]
+    call_hook(manager, get_registry(), "register_commands", cli=app)
+    app._cookbook_commands_from = manager  # type: ignore[attr-defined]
 
 
 INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C
