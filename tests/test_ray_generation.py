@@ -142,3 +142,30 @@ def test_a_failing_template_names_its_shard_and_sample(local_ray, tmp_path):
         maker.lines(index, index + 1)
     assert str(local.value) in message  # the local engine's own words for that sample
     assert not (tmp_path / "ray.jsonl").exists()
+
+
+def test_a_pipeline_generates_on_ray_with_the_same_samples(local_ray, tmp_path):
+    from cookbook.pipeline import runner
+    from cookbook.pipeline.config import load_pipeline
+
+    def run(folder, execution: str):
+        folder.mkdir()
+        path = folder / "pipeline.yaml"
+        path.write_text(
+            "name: on-ray\noutput_dir: out\nseed: 4\ntemplates: [document_qa, retrieval]\n"
+            f"{execution}generate:\n  samples: 5000\n"
+        )
+        pipeline = load_pipeline(path)
+        runner.run(pipeline)
+        return pipeline, (folder / "out" / "samples.jsonl").read_bytes()
+
+    on_ray, ray_bytes = run(tmp_path / "ray", "execution: {engine: ray, shard_size: 2048}\n")
+    local, local_bytes = run(tmp_path / "local", "")
+    assert on_ray.context.execution == {"engine": "ray", "shard_size": 2048}
+    assert ray_bytes == local_bytes
+    assert [s.hash for s in runner.plan(on_ray)] == [s.hash for s in runner.plan(local)]
+    with pytest.raises(CookbookError, match="execution.engine"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("name: x\ntemplates: [document_qa]\nexecution: {engine: spark}\n"
+                       "generate: {samples: 3}\n")  # fmt: skip
+        load_pipeline(bad)

@@ -64,6 +64,7 @@ _EXPORTS = {
         "uses_chat_template",
     ],
     "cookbook.engine.progress": ["progress_bar"],
+    "cookbook.engine.ray_generation": ["generate_on_ray"],
     "cookbook.engine.samples": ["SampleMaker", "read_samples"],
     "cookbook.engine.token_spaces": ["resolve_token_space"],
     "cookbook.engine.training": ["train_model", "trainer_params"],

@@ -98,6 +98,8 @@ class Pipeline:
         if context.model is not None:
             data["model"] = context.model
         data["token_space"] = context.token_space
+        if context.execution:
+            data["execution"] = context.execution
         if context.templates:
             data["templates"] = [{"name": t.name, "params": t.params} for t in context.templates]
         if context.tasks:
@@ -334,6 +336,7 @@ class _Checker:
             tasks=tuple(tasks),
             folder=self.base,
             run_folder=output,
+            execution=dict(data.get("execution") or {}),
         )
 
     def params(

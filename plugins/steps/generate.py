@@ -66,16 +66,30 @@ def generate(
         counts = [by_name[n] for n in names]
     jobs = [engine.Job(t.name, n, t.params) for t, n in zip(uses, counts, strict=True)]
     path = ctx.folder / f"samples.{format}"
+    execution = ctx.pipeline.execution
     with engine.progress_bar("generate", total=samples) as advance:
-        written = engine.generate(
-            jobs,
-            ctx.pipeline.seed,
-            path,
-            token_space=ctx.pipeline.token_space,
-            workers=workers,
-            fmt=format,
-            on_progress=advance,
-        )
+        if execution.get("engine") == "ray":  # the same bytes, on Ray tasks over shards
+            written = engine.generate_on_ray(
+                jobs,
+                ctx.pipeline.seed,
+                path,
+                token_space=ctx.pipeline.token_space,
+                fmt=format,
+                address=execution.get("address"),
+                shard_size=execution.get("shard_size", 131_072),
+                num_cpus=workers,
+                on_progress=advance,
+            )
+        else:
+            written = engine.generate(
+                jobs,
+                ctx.pipeline.seed,
+                path,
+                token_space=ctx.pipeline.token_space,
+                workers=workers,
+                fmt=format,
+                on_progress=advance,
+            )
     return {
         "data": Dataset(
             file=path,
