@@ -132,3 +132,33 @@ def test_the_lm_eval_step_scores_base_and_tuned_beside_cookbook(tiny, tmp_path):
     assert harness[("tuned", "acc")] == pytest.approx(ours["tuned"])
     card = (tmp_path / "out" / "README.md").read_text()
     assert "## lm-evaluation-harness: harness" in card and "| cookbook_arc | acc |" in card
+
+
+def test_the_sectioned_eval_takes_a_harness_beside_it(tiny, tmp_path):
+    from cookbook.pipeline.config import load_pipeline
+
+    arc_rows(tmp_path / "arc.jsonl", n=3)
+    text = textwrap.dedent(f"""\
+        name: sectioned
+        model: {tiny}
+        token_space: pseudowords
+        templates: [multiple_choice]
+        tasks:
+          - {{name: arc, type: arc_easy, path: arc.jsonl}}
+        generate: {{samples: 8}}
+        train: {{trainer: lora, max_steps: 1}}
+        eval:
+          tasks: [arc]
+          harness: {{kind: lm_eval, params: {{export: [arc], limit: 2}}}}
+        """)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    steps = {s.name: s for s in load_pipeline(path).steps}
+    assert steps["harness"].kind == "lm_eval" and steps["harness"].params["limit"] == 2
+    assert steps["harness"].inputs == {"models": [("train", "model")]}
+    path.write_text(text.replace("kind: lm_eval", "kind: lm_evl").replace("limit: 2", "limit: 0"))
+    with pytest.raises(CookbookError, match=r"eval\.harness\.kind: .*lm_eval"):
+        load_pipeline(path)
+    path.write_text(text.replace("limit: 2", "limit: 0"))
+    with pytest.raises(CookbookError, match=r"eval\.harness\.params\.limit"):
+        load_pipeline(path)

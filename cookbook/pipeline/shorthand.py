@@ -10,7 +10,8 @@ names, each section holding its step's parameters::
 
 A score step is added when the pipeline has tasks; a mix step with ``scores: alignment``
 (its default) reads it, and one with ``scores: proxy`` trains with the train section's
-trainer and parameters.
+trainer and parameters. ``eval: {harness: {kind: lm_eval, params: {...}}}`` adds a second
+evaluation step, of the kind named, on the same models.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def expand(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[tuple
     evaluation = section("eval")
     if evaluation is not None:
         params = dict(evaluation)
+        harness = params.pop("harness", None)
         inputs = {}
         added: tuple[str, ...] = ()
         if train is not None and generate is not None:
@@ -87,4 +89,26 @@ def expand(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[tuple
                 params["labels"] = {"train": TUNED}
                 added = ("labels",)
         add("eval", params, inputs, added)
+        if harness is not None:
+            steps.append(_harness_step(harness, inputs.get("models"), errors))
     return steps, errors
+
+
+def _harness_step(harness: Any, models: list[str] | None, errors: list) -> dict[str, Any]:
+    """``eval.harness``: another evaluation step beside ``eval``, of the step kind it names
+    (``harness: KIND`` or ``harness: {kind: KIND, params: {...}}``), on the same models; its
+    rows join the card next to ``eval``'s."""
+    if isinstance(harness, str):
+        harness = {"kind": harness}
+    if not isinstance(harness, dict):
+        errors.append((("eval", "harness"), "harness is a step kind, or {kind, params}"))
+        harness = {}
+    params = harness.get("params") or {}
+    return {
+        "name": "harness",
+        "kind": harness.get("kind"),
+        "params": params if isinstance(params, dict) else {},
+        "inputs": {"models": models} if models else {},
+        "where": ("eval", "harness"),
+        "added": (),
+    }
