@@ -20,6 +20,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from eval_helpers import one_thread  # noqa: E402
+from test_backtranslation_pipeline import _jsonl, _words  # noqa: E402
 from tiny_llama import build_tiny_llama  # noqa: E402
 
 from cookbook import CookbookError  # noqa: E402
@@ -39,15 +40,6 @@ SEED_OUTPUTS = {
 @pytest.fixture(autouse=True)
 def single_thread(monkeypatch):
     yield from one_thread(monkeypatch)
-
-
-def _words() -> list[str]:
-    text = (FIXTURES / "seed.jsonl").read_text() + (FIXTURES / "corpus.txt").read_text()
-    return sorted(set(text.replace('"', " ").split()) | {"Score:", "5", "Answer"})
-
-
-def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def _folder(root: Path, step: str) -> Path:
