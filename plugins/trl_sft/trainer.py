@@ -121,6 +121,7 @@ class TrlTrainer:
             processing_class=tokenizer,
             peft_config=lora,
         )
+        _quiet_logs(sft, progress)
         result = sft.train()
         sft.save_model(output_dir)
         losses = [float(e["loss"]) for e in sft.state.log_history if "loss" in e]
@@ -139,6 +140,21 @@ class TrlTrainer:
         return metrics
 
     params = Params.of(train)
+
+
+def _quiet_logs(sft: Any, progress: bool) -> None:
+    """Keep trl's progress bar but not its per-step log dicts on stdout (the losses go into
+    train_metrics.json): stdout is where ``cookbook run`` prints its results."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class QuietProgress(ProgressCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any):
+            return None
+
+    sft.remove_callback(PrinterCallback)
+    sft.remove_callback(ProgressCallback)
+    if progress:
+        sft.add_callback(QuietProgress)
 
 
 def _row(prompt: str, completion: str, chat: bool) -> dict[str, Any]:
