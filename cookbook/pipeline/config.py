@@ -745,6 +745,21 @@ def _entries(value: Any) -> list[tuple[int, dict[str, Any]]]:
     return [(i, entry) for i, entry in enumerate(value) if isinstance(entry, dict)]
 
 
+#: The sectioned eval's ``harness``: a step kind, or ``{kind, params}`` (see ``shorthand``).
+HARNESS = {
+    "description": "Another evaluation step beside eval, on the same models (e.g. lm_eval).",
+    "anyOf": [
+        {"type": "string"},
+        {
+            "type": "object",
+            "required": ["kind"],
+            "additionalProperties": False,
+            "properties": {"kind": {"type": "string"}, "params": {"type": "object"}},
+        },
+    ],
+}
+
+
 def assembled_schema(registry: Registry) -> dict[str, Any]:
     """The core schema with every registered component's parameters and every step kind's
     parameters wired in (what ``cookbook schema`` prints)."""
@@ -809,7 +824,15 @@ def assembled_schema(registry: Registry) -> dict[str, Any]:
             }
         )
         if name in shorthand.SECTIONS and name in props:
-            props[name] = {**props[name], "$ref": f"#/$defs/steps.{name}"}
+            section = f"steps.{name}"
+            if name == "eval":  # the section also takes a harness (another eval step kind)
+                section = "sections.eval"
+                step_schema = defs[f"steps.{name}"]
+                defs[section] = {
+                    **step_schema,
+                    "properties": {**step_schema.get("properties", {}), "harness": HARNESS},
+                }
+            props[name] = {**props[name], "$ref": f"#/$defs/{section}"}
     props["steps"]["items"]["allOf"] = step_cases
     # a template may be named alone (the loader reads "- name" as "- {name: name}")
     props["templates"]["items"] = {
