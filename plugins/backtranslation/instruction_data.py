@@ -21,8 +21,7 @@ from cookbook_plugins.backtranslation.instruction_files import (
     read_instruction_pairs,
     split_holdout,
 )
-
-SEED_TAG = "Answer in the style of an AI Assistant."
+from cookbook_plugins.backtranslation.steps import SEED_TAG
 
 
 @lru_cache(maxsize=8)
