@@ -65,7 +65,9 @@ _EXPORTS = {
     ],
     "cookbook.engine.progress": ["progress_bar"],
     "cookbook.engine.ray_generation": ["generate_on_ray"],
+    "cookbook.engine.ray_mapping": ["ActorPool", "RayEvalModel", "map_on_ray", "ray_eval_model"],
     "cookbook.engine.samples": ["SampleMaker", "read_samples"],
+    "cookbook.engine.template_check": ["CheckReport", "check_template"],
     "cookbook.engine.token_spaces": ["resolve_token_space"],
     "cookbook.engine.training": ["train_model", "trainer_params"],
 }

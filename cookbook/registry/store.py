@@ -46,6 +46,7 @@ class Registry:
         self.plugins: list[PluginInfo] = []
         self._entries: dict[str, dict[str, list[Entry]]] = {k: {} for k in KINDS}
         self._added: list[tuple[str, str, Entry]] = []  # in order, for ``rollback``
+        self._specs: dict[tuple[str, int, int], Entry] = {}  # template spec files, by path
 
     def add(self, kind: str, plugin: PluginInfo, component: Any) -> None:
         """Record ``component`` under its ``name``, supplied by ``plugin``."""
@@ -104,6 +105,10 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Any:
         """The component of ``kind`` called ``name`` (or ``plugin:name``), or a clear error."""
+        if kind == "templates":
+            spec = self._spec(name)
+            if spec is not None:
+                return spec.component
         label = "step kind" if kind == "steps" else kind.rstrip("s").replace("_", " ")
         plugin_name, _, short = name.rpartition(":")
         entries = self._entries[kind].get(short, [])
@@ -127,8 +132,32 @@ class Registry:
     def plugin_of(self, kind: str, name: str) -> PluginInfo:
         """The plugin that supplied component ``name`` (resolved as ``get`` does)."""
         component = self.get(kind, name)
+        if kind == "templates" and self._spec(name) is not None:
+            return self._spec(name).plugin
         short = name.rpartition(":")[2]
         return next(e.plugin for e in self._entries[kind][short] if e.component is component)
+
+    def _spec(self, name: str) -> Entry | None:
+        """The template a spec file named by its path describes (a name ending in .yaml,
+        .yml or .json that is an existing file), made once per file version; else None."""
+        from cookbook.specs import is_spec_path
+
+        if not is_spec_path(name):
+            return None
+        from pathlib import Path
+
+        from cookbook.specs import template_from_spec
+
+        path = Path(name).resolve()
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key not in self._specs:
+            import hashlib
+
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            info = PluginInfo(name="spec", version=f"spec+{digest}", distribution=str(path))
+            self._specs[key] = Entry(template_from_spec(path), info)
+        return self._specs[key]
 
     def _failures(self) -> str:
         """Plugins that failed to load, which may have provided a name that is missing."""
