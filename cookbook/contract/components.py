@@ -19,7 +19,16 @@ from cookbook.contract.errors import CookbookError
 from cookbook.contract.params import Params
 
 #: Component kinds, each registered through its ``register_<kind>`` hook.
-KINDS = ("templates", "scorers", "mixers", "trainers", "tasks", "token_spaces", "steps")
+KINDS = (
+    "templates",
+    "scorers",
+    "mixers",
+    "trainers",
+    "tasks",
+    "token_spaces",
+    "steps",
+    "writers",
+)
 
 
 @dataclass
@@ -150,13 +159,37 @@ class Trainer(Protocol):
         ...
 
 
+@runtime_checkable
+class Writer(Protocol):
+    """A language model that answers chat messages: a local model or an endpoint.
+
+    ``write(messages, **params)`` takes ``[{"role": "system" | "user" | "assistant",
+    "content": text}, ...]`` and returns the reply's text; ``params = Params.of(write)`` (its
+    keyword-only parameters: the model, sampling, the endpoint...). Raise ``CookbookError``
+    naming the model or URL when it cannot answer.
+    """
+
+    name: str
+    params: Params
+    description: str = ""
+
+    def write(self, messages: list[dict[str, str]], **params: Any) -> str:
+        """The reply to ``messages``."""
+        ...
+
+
 def best_choice(loglikelihoods: Sequence[float]) -> int:
     """The option a choice task picks: the index of the largest log-likelihood, the first on a
     tie."""
     return max(range(len(loglikelihoods)), key=lambda i: (loglikelihoods[i], -i))
 
 
-_PROTOCOLS: dict[str, Any] = {"tasks": Task, "mixers": Mixer, "trainers": Trainer}
+_PROTOCOLS: dict[str, Any] = {
+    "tasks": Task,
+    "mixers": Mixer,
+    "trainers": Trainer,
+    "writers": Writer,
+}
 
 
 def setting(component: Any, name: str, kind: str) -> Any:

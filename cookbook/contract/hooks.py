@@ -54,5 +54,11 @@ def register_steps(register: Register) -> None:
 
 
 @hookspec
+def register_writers(register: Register) -> None:
+    """Register writers: language models (local or behind an endpoint) that answer chat
+    messages, which ``cookbook write-template`` asks for a template."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``cookbook`` CLI (a ``typer.Typer`` app)."""

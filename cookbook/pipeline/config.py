@@ -808,6 +808,8 @@ def assembled_schema(registry: Registry) -> dict[str, Any]:
     ]
     for name, task in components("tasks").items():
         defs[f"tasks.{name}"] = Params.of_component(task).schema
+    for name, writer in components("writers").items():  # for reference: no step names one
+        defs[f"writers.{name}"] = Params.of_component(writer).schema
     step_cases = []
     for name, kind in components("steps").items():
         own = Params([*kind.params])

@@ -1,0 +1,179 @@
+"""What a writer is asked, and what is taken from its reply: the template contract, one or two
+built-in templates as examples, the description and a few task records; the code (or spec) in
+the reply's fenced block; the check's problems for the next try."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cookbook
+from cookbook import TaskRecord, get_registry
+from cookbook_plugins.template_writing import package_files
+
+#: Built-in templates shown as examples of the module form, when installed.
+EXAMPLE_TEMPLATES = ("retrieval",)
+#: Longest text of one slot shown from a task record.
+SLOT_CHARS = 400
+
+MODULE_CONTRACT = """\
+You write Cookbook templates. A template makes training data for a language model from random \
+tokens: a generator draws the input slots, a rule computes the answer from them, and a prompt \
+format renders them. It is one Python module:
+
+- `@template(family=..., prompt="... {slot} ...", rule=rule, scorer=optional)` from `cookbook` \
+decorates a generator `def name(rng, tokens, **params)` that returns a dict of input slots \
+(strings, numbers, lists). `family` is one of selection, search, comparison, composition.
+- Use only `rng` for randomness (a `random.Random`: randint, choice, sample, shuffle, random) and \
+`tokens` for words: `tokens.draw(rng, k)` gives k random words (a list), \
+`tokens.distinct(rng, k)` k different words, `tokens.text(rng, k)` k words joined by spaces. \
+The same rng gives the same sample.
+- `rule(slots, **params)` returns the answer (a string); the completion format is " {answer}" \
+and the prompt names the input slots as {slot}.
+- Parameters are the generator's keyword parameters after rng and tokens, with defaults; \
+`Annotated[int, Param("what it is", minimum=1, maximum=100)]` documents and bounds one.
+- An optional `scorer(slots, output, **params)` returns a number in [0, 1]: does `output` \
+follow the rule for these inputs (default: token F1 against the rule's answer). It must also \
+work on real task records, whose slots lack hidden generator slots.
+- End with `@hookimpl def register_templates(register): register(name)`.
+- Import only from `cookbook`, `typing` and the standard library; no files, network, \
+subprocesses or global state. Extra data (a word list) goes in the module as a constant.
+
+Cookbook checks the module in a sandbox: it must import, its defaults validate, the same seed \
+and index give the same sample in two processes and different seeds differ, every sample's \
+own answer scores 1.0 under its scorer over a few hundred samples, and every slot its prompt \
+names exists and renders to non-empty text.
+
+Reply with the whole module in one ```python fenced block."""
+
+SPEC_CONTRACT = """\
+You write Cookbook template specs: declarative YAML that composes Cookbook's built-in, trusted \
+primitives (token spans and how they are sampled, operations on them, a prompt format and an \
+answer format); Cookbook builds the generator and the scorer from it. Nothing in a spec is \
+code. A spec must validate against this JSON Schema:
+
+```json
+{schema}
+```
+
+Reply with the whole spec in one ```yaml fenced block."""
+
+
+def template_sources() -> list[tuple[str, str]]:
+    """(name, module source) of the example templates: the installed built-ins of
+    ``EXAMPLE_TEMPLATES`` and the scaffold's own example."""
+    sources = []
+    registry = get_registry()
+    for name in EXAMPLE_TEMPLATES:
+        try:
+            generate = registry.get("templates", name).generate
+            sources.append((name, inspect.getsource(sys.modules[generate.__module__])))
+        except (cookbook.CookbookError, OSError, TypeError, KeyError):
+            continue
+    example = package_files.TEMPLATE_MODULE.replace("__NAME__", "reverse_words")
+    return [("reverse_words", example), *sources]
+
+
+def spec_schema_text() -> str:
+    """The template spec JSON Schema, as Cookbook ships it (empty when absent)."""
+    for folder in _schema_folders():
+        path = folder / "template_spec.schema.json"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return "{}"
+
+
+def _schema_folders() -> list[Path]:
+    import cookbook.schemas
+
+    return [Path(p) for p in cookbook.schemas.__path__]
+
+
+def spec_examples() -> list[tuple[str, str]]:
+    """(file name, text) of the built-in templates' specs found beside the source tree."""
+    folder = Path(cookbook.__file__).resolve().parents[1] / "examples" / "specs"
+    if not folder.is_dir():
+        return []
+    return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.y*ml"))[:2]]
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > SLOT_CHARS:
+        return value[:SLOT_CHARS] + " ..."
+    if isinstance(value, list):
+        return [_clip(v) for v in value[:10]]
+    if isinstance(value, dict):
+        return {k: _clip(v) for k, v in value.items()}
+    return value
+
+
+def render_records(records: Sequence[TaskRecord]) -> str:
+    """Task records as the writer sees them: their input slots and gold answers."""
+    lines = []
+    for record in records:
+        shown = {"slots": _clip(record.slots), "answers": _clip(record.answers[:3])}
+        lines.append(json.dumps(shown, ensure_ascii=False, default=str))
+    return "\n".join(lines)
+
+
+def first_messages(
+    description: str,
+    *,
+    spec: bool = False,
+    records: Sequence[TaskRecord] = (),
+    task: str | None = None,
+) -> list[dict[str, str]]:
+    """The first try's chat messages: the contract with examples, then the task."""
+    if spec:
+        system = SPEC_CONTRACT.replace("{schema}", spec_schema_text())
+        examples = [f"Spec {name}:\n```yaml\n{text.strip()}\n```" for name, text in spec_examples()]
+    else:
+        system = MODULE_CONTRACT
+        examples = [
+            f"Template {name}:\n```python\n{text.strip()}\n```" for name, text in template_sources()
+        ]
+    if examples:
+        system += "\n\nExamples:\n\n" + "\n\n".join(examples)
+    user = f"Write a template for this task: {description.strip()}"
+    if records:
+        user += (
+            f"\n\nReal records of the task{f' {task!r}' if task else ''} (the slots are the"
+            " template's input slots; the answers follow the rule):\n" + render_records(records)
+        )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def retry_messages(
+    messages: list[dict[str, str]], reply: str, problems: Sequence[str], spec: bool = False
+) -> list[dict[str, str]]:
+    """The next try's messages: the first two, the refused reply and the check's problems."""
+    what = "spec" if spec else "module"
+    feedback = (
+        f"Cookbook's check refused this {what}:\n"
+        + "\n".join(f"- {p}" for p in problems)
+        + f"\n\nFix every problem and reply with the whole corrected {what} in one fenced block."
+    )
+    return [
+        *messages[:2],
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": feedback},
+    ]
+
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+
+
+def extract_source(reply: str, spec: bool = False) -> str | None:
+    """The code (or, with ``spec``, the YAML or JSON) in ``reply``: the longest fenced block in
+    that language, else the longest fenced block, else the whole reply when it has no fence;
+    None when that is empty."""
+    wanted = ("yaml", "yml", "json") if spec else ("python", "py", "python3")
+    blocks = [(lang.lower(), body.strip()) for lang, body in _FENCE.findall(reply)]
+    chosen = [body for lang, body in blocks if lang in wanted] or [body for _, body in blocks]
+    text = max(chosen, key=len) if chosen else ("" if "```" in reply else reply.strip())
+    return text or None
