@@ -79,6 +79,20 @@ def load_dataset(*args: Any, **kwargs: Any) -> Any:
     return load(*args, **kwargs)
 
 
+def load_spec(source: Any) -> dict[str, Any]:
+    """A validated template spec from a file path or a mapping; see ``cookbook.specs``."""
+    from cookbook.specs import load_spec as load
+
+    return load(source)
+
+
+def template_from_spec(source: Any, *, name: str | None = None) -> Template:
+    """The ``Template`` a template spec (file path or mapping) describes; see ``cookbook.specs``."""
+    from cookbook.specs import template_from_spec as make
+
+    return make(source, name=name)
+
+
 try:
     __version__ = version("cookbook-llm")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -86,6 +100,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "load_dataset",
+    "load_spec",
+    "template_from_spec",
     "KINDS",
     "REQUIRED",
     "UNSET",

@@ -75,10 +75,8 @@ def _scorer(chosen: str | Mapping[str, Any], rule_of: Any, defaults: dict[str, A
     if isinstance(chosen, str):
         chosen = {"name": chosen}
     kind = SCORERS[chosen["name"]]
-    args = {
-        key: (lambda values, expr=chosen.get(key, default): evaluate(expr, values))
-        for key, default in kind.args.items()
-    }
+    exprs = {key: chosen.get(key, default) for key, default in kind.args.items()}
+    args = {key: (lambda values, expr=expr: evaluate(expr, values)) for key, expr in exprs.items()}
     score = kind.make(rule_of, args)
 
     def scorer(slots: Mapping[str, Any], output: Any, **values: Any) -> float:

@@ -227,7 +227,11 @@ def evaluate(expr: Any, scope: Mapping[str, Any], rule: Callable[[dict], Any] | 
 
 
 def _argument(
-    op_name: str, name: str, value: Any, scope: Mapping[str, Any], rule: Callable[[dict], Any] | None
+    op_name: str,
+    name: str,
+    value: Any,
+    scope: Mapping[str, Any],
+    rule: Callable[[dict], Any] | None,
 ) -> Any:
     if (op_name, name) in MAPPING_ARGS and isinstance(value, dict):
         return {k: evaluate(v, scope, rule) for k, v in value.items()}
@@ -244,7 +248,9 @@ def _lazy(
     if op_name == "or":
         return any(evaluate(a, scope, rule) for a in raw)
     if op_name == "if":
-        test, then, other = (raw["test"], raw["then"], raw["else"]) if isinstance(raw, dict) else raw
+        if isinstance(raw, dict):
+            raw = [raw["test"], raw["then"], raw["else"]]
+        test, then, other = raw
         return evaluate(then if evaluate(test, scope, rule) else other, scope, rule)
     if op_name == "rule":
         if rule is None:
@@ -279,7 +285,8 @@ def argument_problem(op_name: str, raw: Any) -> str | None:
     if isinstance(raw, list):
         required = len(op.args) - len(op.optional)
         if not required <= len(raw) <= len(op.args):
-            return f"{op_name!r} takes {len(op.args)} arguments ({', '.join(op.args)}), not {len(raw)}"
+            listing = ", ".join(op.args)
+            return f"{op_name!r} takes {len(op.args)} arguments ({listing}), not {len(raw)}"
         return None
     return f"{op_name!r} takes a list or a mapping of its arguments ({', '.join(op.args)})"
 

@@ -123,9 +123,7 @@ def _param_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
     return problems
 
 
-def _step_problems(
-    steps: list[Any], bound: set[str], where: Where
-) -> list[tuple[Where, str]]:
+def _step_problems(steps: list[Any], bound: set[str], where: Where) -> list[tuple[Where, str]]:
     """Problems of ``steps``, adding the names they bind to ``bound``."""
     problems: list[tuple[Where, str]] = []
     for i, step in enumerate(steps):
@@ -245,8 +243,10 @@ def _scorer_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
         if key not in kind.args:
             listing = ", ".join(kind.args) or "none"
             problems.append(
-                (("scorer", key), f"scorer {scorer['name']!r} has no argument {key!r}"
-                 f" (its arguments: {listing})")
+                (
+                    ("scorer", key),
+                    f"scorer {scorer['name']!r} has no argument {key!r} (its arguments: {listing})",
+                )
             )
             continue
         problems += _check_expression(expr, set(data.get("params") or {}), ("scorer", key))

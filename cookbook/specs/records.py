@@ -20,9 +20,7 @@ _YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 def serialize(names: Sequence[Any], values: Sequence[Any]) -> str:
     """``["name", "city"], ["x y", ""]`` -> ``"name: x y. city: nan"`` (a list value is joined
     by spaces)."""
-    return ". ".join(
-        f"{name}: {_value(value)}" for name, value in zip(names, values, strict=True)
-    )
+    return ". ".join(f"{name}: {_value(value)}" for name, value in zip(names, values, strict=True))
 
 
 def _value(value: Any) -> str:
