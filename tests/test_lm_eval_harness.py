@@ -131,7 +131,12 @@ def test_the_lm_eval_step_scores_base_and_tuned_beside_cookbook(tiny, tmp_path):
     assert harness[("base", "acc")] == pytest.approx(ours["base"])
     assert harness[("tuned", "acc")] == pytest.approx(ours["tuned"])
     card = (tmp_path / "out" / "README.md").read_text()
-    assert "## lm-evaluation-harness: harness" in card and "| cookbook_arc | acc |" in card
+    assert "## lm-evaluation-harness: harness" in card
+    header = next(line for line in card.splitlines() if line.startswith("| lm-eval task"))
+    assert header.endswith("| base | tuned | tuned - base |")
+    acc = next(line for line in card.splitlines() if line.startswith("| cookbook_arc | acc |"))
+    difference = harness[("tuned", "acc")] - harness[("base", "acc")]
+    assert acc.endswith(f"| {difference:+.2f} |")
 
 
 def test_the_sectioned_eval_takes_a_harness_beside_it(tiny, tmp_path):
@@ -156,6 +161,11 @@ def test_the_sectioned_eval_takes_a_harness_beside_it(tiny, tmp_path):
     steps = {s.name: s for s in load_pipeline(path).steps}
     assert steps["harness"].kind == "lm_eval" and steps["harness"].params["limit"] == 2
     assert steps["harness"].inputs == {"models": [("train", "model")]}
+    # labelled as eval labels its models: the train step's model is "tuned" in both
+    assert steps["harness"].params["labels"] == steps["eval"].params["labels"] == {"train": "tuned"}
+    path.write_text(text.replace("tasks: [arc]", "tasks: [arc]\n  labels: {train: mine}"))
+    steps = {s.name: s for s in load_pipeline(path).steps}
+    assert steps["harness"].params["labels"] == {"train": "mine"}
     path.write_text(text.replace("kind: lm_eval", "kind: lm_evl").replace("limit: 2", "limit: 0"))
     with pytest.raises(CookbookError, match=r"eval\.harness\.kind: .*lm_eval"):
         load_pipeline(path)

@@ -66,7 +66,10 @@ def show_result(result: dict[str, Any], console: Console) -> None:
 
 
 def eval_command(
-    task: Annotated[str | None, typer.Option(help="Task to evaluate (e.g. squad).")] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="Task to evaluate (e.g. squad); with --harness, its task name(s), a,b."),
+    ] = None,
     data: Annotated[str | None, typer.Option(help="The task's data file or folder.")] = None,
     template: Annotated[
         str | None, typer.Option(help="Instead of a task: fresh samples of this template.")
@@ -127,12 +130,31 @@ def eval_command(
     calibrate_limit: Annotated[
         int | None, typer.Option(min=1, help="Fit the margin on the first N development records.")
     ] = None,
+    harness: Annotated[
+        str | None,
+        typer.Option(
+            help="Run --task on an installed evaluation harness instead (e.g. lm_eval;"
+            " its own parameters as --param, e.g. include_path=DIR)."
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate MODEL (plus an adapter) on a task's real data, or on a template's rule."""
+    """Evaluate MODEL (plus an adapter) on a task's real data, or on a template's rule, or
+    on an evaluation harness's task (--harness)."""
     from cookbook.engine.evaluation import evaluate_task, evaluate_template
     from cookbook.engine.models import model_problem
 
     params = dict(parse_params(param))
+    if harness is not None:
+        unused = {"--data": data, "--template": template, "--split": split,
+                  "--max-new-tokens": max_new_tokens, "--output": output,
+                  "--chat-template": chat_template, "--threshold": threshold,
+                  "--calibrate-split": calibrate_split, "--calibrate-data": calibrate_data,
+                  "--calibrate-limit": calibrate_limit}  # fmt: skip
+        for option, value in unused.items():
+            if value is not None:
+                raise CookbookError(f"{option} does not apply to --harness (give --param)")
+        _harness(harness, task, model, adapter, params, limit, batch_size, as_json)
+        return
     if (task is None) == (template is None):
         raise CookbookError("give either --task TASK --data PATH or --template TEMPLATE")
     problem = model_problem(model)  # at once: no network retries, nothing read or loaded
@@ -195,6 +217,44 @@ def eval_command(
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
+
+
+def _harness(
+    name: str,
+    task: str | None,
+    model: str,
+    adapter: str | None,
+    params: dict[str, Any],
+    limit: int | None,
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """``--harness NAME``: the harness step kind run on the model, its rows printed."""
+    from cookbook.cli.harness import harness_kind, run_harness_kind, show_harness_results
+    from cookbook.engine.models import model_problem
+
+    harness_kind(name)  # an unknown harness first: the error names the installed ones
+    tasks = [t.strip() for t in (task or "").split(",") if t.strip()]
+    if not tasks:
+        raise CookbookError(f"--harness {name}: name its task with --task NAME")
+    problem = model_problem(model)
+    if problem is not None:
+        raise CookbookError(problem)
+    err = console(stderr=True)
+    rows = run_harness_kind(
+        name,
+        tasks,
+        model,
+        adapter,
+        params=params,
+        limit=limit,
+        batch_size=batch_size,
+        log=lambda line: err.print(safe(line)),
+    )
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+    else:
+        show_harness_results(name, rows, model, adapter, console())
 
 
 def _calibration(

@@ -259,7 +259,10 @@ class StepKind:
     component's, stay out of it). ``check(params, pipeline, inputs)``
     returns more problems (a ``StepProblem`` list) found before anything runs, with ``inputs``
     mapping each input to the names of the steps it reads. ``card(name, outputs, params,
-    pipeline)`` returns a Markdown section for the run's dataset card.
+    pipeline)`` returns a Markdown section for the run's dataset card. A ``harness`` step
+    kind scores models on tasks its own ``tasks`` parameter names (an evaluation harness's
+    tasks, not the pipeline's): ``cookbook eval --harness KIND --task NAME`` runs it on one
+    model outside a pipeline, so it takes ``models`` (optional, many) and makes ``results``.
     """
 
     name: str
@@ -272,6 +275,7 @@ class StepKind:
     check: Callable[..., list[StepProblem]] | None = None
     card: Callable[..., str] | None = None
     description: str = ""
+    harness: bool = False
 
     def __post_init__(self) -> None:
         unknown = [u for u in self.uses if u not in USES]
@@ -279,6 +283,18 @@ class StepKind:
             raise CookbookError(
                 f"step kind {self.name!r}: uses {unknown[0]!r}, not one of {', '.join(USES)}"
             )
+        if self.harness:
+            models = self.inputs.get("models")
+            if (
+                models is None
+                or not (models.many and models.optional)
+                or self.outputs.get("results") != "results"
+                or "tasks" not in self.params
+            ):
+                raise CookbookError(
+                    f"step kind {self.name!r}: a harness takes models (optional, many), makes"
+                    " results and has a tasks parameter"
+                )
 
 
 def step_kind(
@@ -292,9 +308,10 @@ def step_kind(
     card: Callable[..., str] | None = None,
     name: str | None = None,
     description: str | None = None,
+    harness: bool = False,
 ) -> Any:
     """Make a ``StepKind`` from ``run(ctx, *, **params)``: its keyword-only parameters are the
-    step's parameters."""
+    step's parameters; ``harness`` marks an evaluation harness (see ``StepKind``)."""
 
     def wrap(run: Callable[..., Mapping[str, Artifact]]) -> StepKind:
         positional = list(inspect.signature(run).parameters.values())[1:]
@@ -316,6 +333,7 @@ def step_kind(
             check=check,
             card=card,
             description=description or doc.split("\n\n")[0],
+            harness=harness,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -90,25 +90,48 @@ def expand(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[tuple
                 added = ("labels",)
         add("eval", params, inputs, added)
         if harness is not None:
-            steps.append(_harness_step(harness, inputs.get("models"), errors))
+            steps.append(_harness_step(harness, inputs.get("models"), params, errors))
     return steps, errors
 
 
-def _harness_step(harness: Any, models: list[str] | None, errors: list) -> dict[str, Any]:
+def _harness_step(
+    harness: Any, models: list[str] | None, evaluation: dict[str, Any], errors: list
+) -> dict[str, Any]:
     """``eval.harness``: another evaluation step beside ``eval``, of the step kind it names
     (``harness: KIND`` or ``harness: {kind: KIND, params: {...}}``), on the same models; its
-    rows join the card next to ``eval``'s."""
+    rows join the card next to ``eval``'s, labelled as ``eval`` labels them when the kind
+    declares ``labels`` (the train step's model as ``tuned``)."""
     if isinstance(harness, str):
         harness = {"kind": harness}
     if not isinstance(harness, dict):
         errors.append((("eval", "harness"), "harness is a step kind, or {kind, params}"))
         harness = {}
     params = harness.get("params") or {}
+    params = dict(params) if isinstance(params, dict) else {}
+    added: tuple[str, ...] = ()
+    labels = evaluation.get("labels")
+    wanted = models and "labels" not in params and isinstance(labels, dict)
+    if wanted and _declares(harness.get("kind"), "labels"):
+        params["labels"] = {k: v for k, v in labels.items() if k in models}
+        added = ("labels",)
     return {
         "name": "harness",
         "kind": harness.get("kind"),
-        "params": params if isinstance(params, dict) else {},
+        "params": params,
         "inputs": {"models": models} if models else {},
         "where": ("eval", "harness"),
-        "added": (),
+        "added": added,
     }
+
+
+def _declares(kind_name: Any, param: str) -> bool:
+    """Whether the registered step kind ``kind_name`` has the parameter ``param``."""
+    from cookbook.registry import get_registry
+
+    registry = get_registry()
+    if not isinstance(kind_name, str) or kind_name not in registry.names("steps"):
+        return False
+    try:
+        return param in registry.get("steps", kind_name).params
+    except Exception:  # an unknown or clashing name is reported where the step is checked
+        return False

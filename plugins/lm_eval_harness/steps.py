@@ -18,6 +18,8 @@ from cookbook import (
 from cookbook_plugins.lm_eval_harness.harness import run_harness
 from cookbook_plugins.lm_eval_harness.task_export import export_task, harness_name
 
+BASE = "base"
+
 
 def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
     names = [t.name for t in pipeline.tasks]
@@ -28,22 +30,42 @@ def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
     ]
     if not params.get("tasks") and not params.get("export"):
         problems.append(StepProblem(("tasks",), "name lm-eval tasks, or pipeline tasks to export"))
+    steps = inputs.get("models") or []
+    labels = params.get("labels") or {}
+    problems += [
+        StepProblem(("labels", step), f"{step!r} is not one of this step's models")
+        for step in labels
+        if step not in steps
+    ]
+    names = [labels.get(step, step) for step in steps]
+    if params.get("base", True) or not steps:
+        names.append(BASE)
+    problems += [
+        StepProblem(("labels",), f"two models would be labelled {name!r} in the results")
+        for name in sorted({n for n in names if names.count(n) > 1})
+    ]
     return problems
 
 
 def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
+    """Each harness metric for every model (base first), and the last model's difference
+    from the first, as the eval step's results are shown."""
     rows = outputs["results"].rows
     labels = list(dict.fromkeys(r["model"] for r in rows))
     cells: dict[tuple[str, str], dict[str, float]] = {}
     for row in rows:
         cells.setdefault((row["name"], row["metric"]), {})[row["model"]] = row["value"]
-    table = [
-        [task, metric, *[f"{values[m]:.2f}" if m in values else "-" for m in labels]]
-        for (task, metric), values in cells.items()
-    ]
-    return f"## lm-evaluation-harness: {name}\n\n" + markdown_table(
-        ["lm-eval task", "metric (x100)", *labels], table
-    )
+    header = ["lm-eval task", "metric (acc x100)", *labels]
+    if len(labels) > 1:
+        header.append(f"{labels[-1]} - {labels[0]}")
+    table = []
+    for (task, metric), values in cells.items():
+        line = [task, metric, *[f"{values[m]:.2f}" if m in values else "-" for m in labels]]
+        if len(labels) > 1:
+            first, last = values.get(labels[0]), values.get(labels[-1])
+            line.append("-" if first is None or last is None else f"{last - first:+.2f}")
+        table.append(line)
+    return f"## lm-evaluation-harness: {name}\n\n" + markdown_table(header, table)
 
 
 @step_kind(
@@ -52,6 +74,7 @@ def _card(name: str, outputs: dict, params: dict, pipeline: Any) -> str:
     uses=("model", "tasks"),
     check=_check,
     card=_card,
+    harness=True,
 )
 def lm_eval(
     ctx: StepContext,
@@ -69,6 +92,9 @@ def lm_eval(
     ] = None,
     batch_size: Annotated[int, Param("Requests per batch.", minimum=1)] = 8,
     base: Annotated[bool, Param("Score the base model too.")] = True,
+    labels: Annotated[
+        dict[str, str] | None, Param("A label per input step in results (default: its name).")
+    ] = None,
 ) -> dict[str, Artifact]:
     """Each model's lm-eval metrics on each task, scaled to 0-100."""
     folder = ctx.folder / "tasks"
@@ -79,10 +105,10 @@ def lm_eval(
                     params=use.params, limit=use.eval_limit or limit)  # fmt: skip
         names.append(harness_name(task_name))
     include = [p for p in (include_path, str(folder) if export else None) if p]
-    models = [("base", None)] if base or not ctx.inputs.get("models") else []
+    models = [(BASE, None)] if base or not ctx.inputs.get("models") else []
     for step, model in zip(ctx.sources.get("models", []), ctx.inputs.get("models") or [],
                            strict=True):  # fmt: skip
-        models.append((step, model))
+        models.append(((labels or {}).get(step, step), model))
     rows = []
     for label, model in models:
         name = model.base if model is not None else ctx.pipeline.model
