@@ -18,7 +18,8 @@ from cookbook.engine.template_check.sandbox import ChildRun, run_children
 
 _VIOLATIONS = {
     "network": "it used the network ({detail}): a template may not open sockets",
-    "process": "it tried to start or signal another process ({detail}): a template may not",
+    "process": "it tried to start or signal another process ({detail}): a template may not run"
+    " other programs",
     "write": "it tried to write a file outside its temporary folder ({detail}): a template may"
     " only read files",
     "read": "it tried to read a file outside its own folder ({detail}): ship the data a template"
