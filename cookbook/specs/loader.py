@@ -109,10 +109,29 @@ def _schema_problem(data: dict[str, Any]) -> tuple[Where, str] | None:
         bad = next((k for k in error.instance if k not in OPERATORS), None)
         if bad is not None:
             return where, f"unknown operator {bad!r}{did_you_mean(str(bad), list(OPERATORS))}"
+    if error.validator == "anyOf":
+        specific = _specific_problem(where, error.instance)
+        if specific is not None:
+            return specific
     message = error.message
     if len(message) > 300:
         message = message[:300] + "…"
     return where, message
+
+
+def _specific_problem(where: Where, instance: Any) -> tuple[Where, str] | None:
+    """What is wrong with a value no branch of an ``anyOf`` accepts, said more exactly: a
+    step's arguments or an expression's operator."""
+    kind = where[-1] if where else None
+    if isinstance(kind, str) and kind in STEP_KINDS and len(STEP_KINDS[kind].args) > 1:
+        shape = _shape_problem(kind, instance, STEP_KINDS[kind].args)
+        if shape is not None:
+            return where, shape
+    if isinstance(instance, dict):
+        problems = operator_problems(instance, where)
+        if problems:
+            return problems[0]
+    return None
 
 
 def _param_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
