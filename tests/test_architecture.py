@@ -19,10 +19,11 @@ PUBLIC = {
 #: Each layer of the core and the layers it may import.
 LAYERS = {
     "contract": set(),
-    "registry": {"contract"},
-    "engine": {"contract", "registry"},
-    "pipeline": {"contract", "registry", "engine"},
-    "cli": {"contract", "registry", "engine", "pipeline"},
+    "specs": {"contract"},
+    "registry": {"contract", "specs"},
+    "engine": {"contract", "registry", "specs"},
+    "pipeline": {"contract", "registry", "engine", "specs"},
+    "cli": {"contract", "registry", "engine", "pipeline", "specs"},
 }
 
 

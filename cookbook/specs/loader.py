@@ -43,20 +43,80 @@ def read_spec(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], s
     if isinstance(source, Mapping):
         return copy.deepcopy(dict(source)), "template spec", {}
     path = Path(source)
+    if path.suffix.lower() not in SPEC_SUFFIXES:
+        raise CookbookError(f"{path}: a template spec is a .yaml, .yml or .json file")
+    text = _read_text(path)
     if path.suffix.lower() == ".json":
-        from cookbook.pipeline.yamlfile import read_text
-
-        text = read_text(path, "a template spec")
         try:
             return json.loads(text), str(path), {}
         except json.JSONDecodeError as exc:
             raise CookbookError(f"{path}:{exc.lineno}: malformed JSON: {exc.msg}") from None
-    if path.suffix.lower() not in SPEC_SUFFIXES:
-        raise CookbookError(f"{path}: a template spec is a .yaml, .yml or .json file")
-    from cookbook.pipeline.yamlfile import load_yaml
+    import yaml
 
-    data, lines = load_yaml(path)
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CookbookError(f"{place}: malformed YAML: {problem}") from None
+    lines: dict[Where, int] = {}
+    if node is not None:
+        _node_lines(node, (), lines)
     return data, str(path), lines
+
+
+#: The largest spec file read.
+MAX_BYTES = 1 << 20
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CookbookError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CookbookError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise CookbookError(f"{path}: larger than 1 MiB, the most a template spec may hold")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CookbookError(f"{path}:{line}: not UTF-8 text: save it as UTF-8") from None
+
+
+def _node_lines(node: Any, where: Where, lines: dict[Where, int]) -> None:
+    """The 1-based line of every JSON path in a composed YAML node tree."""
+    import yaml
+
+    lines[where] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _node_lines(value, (*where, key.value), lines)
+            lines[(*where, key.value)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _node_lines(item, (*where, i), lines)
+
+
+def _line_of(lines: dict[Where, int], where: Where) -> int | None:
+    """The line of ``where`` or of its nearest ancestor that has one."""
+    while where not in lines and where:
+        where = where[:-1]
+    return lines.get(where)
+
+
+def format_path(where: Where) -> str:
+    """``("draws", 1, "randint")`` -> ``draws[1].randint``."""
+    text = ""
+    for part in where:
+        if isinstance(part, int) and not isinstance(part, bool):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
 
 
 def load_spec(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -66,9 +126,7 @@ def load_spec(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     problem = first_problem(data)
     if problem is not None:
         where, message = problem
-        from cookbook.pipeline.yamlfile import format_path, line_of
-
-        line = line_of(lines, where) if lines else None
+        line = _line_of(lines, where) if lines else None
         place = f"{label}:{line}" if line else label
         raise CookbookError(f"{place}: {format_path(where)}: {message}")
     return data
