@@ -17,7 +17,7 @@ from cookbook.engine.template_check.report import CheckReport
 from cookbook.engine.template_check.sandbox import ChildRun, run_children
 
 _VIOLATIONS = {
-    "network": "it used the network ({detail}): a template may not open sockets",
+    "network": "it used the network ({detail}): a template may not use the network",
     "process": "it tried to start or signal another process ({detail}): a template may not run"
     " other programs",
     "write": "it tried to write a file outside its temporary folder ({detail}): a template may"

@@ -1,12 +1,12 @@
 """The sandbox's inside: resource limits and an audit hook, installed in the check's child
 process before the candidate is imported.
 
-The hook refuses sockets, new processes, signals to other processes, native code through
-``ctypes``, changes to the limits, opening files for writing outside the work folder, and
-opening files for reading outside the folders Python and Cookbook load from, the candidate's
-own folder and the work folder. Every refusal is also reported through ``report``, so a
-candidate that catches the exception is still refused. Audit hooks are a tripwire, not a wall:
-see docs/automatic-templates.md, "The check".
+The hook refuses network connections and name lookups, new processes, signals to other
+processes, native code through ``ctypes``, changes to the limits, opening files for writing
+outside the work folder, and opening files for reading outside the folders Python and Cookbook
+load from, the candidate's own folder and the work folder. Every refusal is also reported
+through ``report``, so a candidate that catches the exception is still refused. Audit hooks are
+a tripwire, not a wall: see docs/automatic-templates.md, "The check".
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class SandboxViolation(PermissionError):
 
 
 _NETWORK = {
-    "socket.__new__",
     "socket.bind",
     "socket.connect",
     "socket.getaddrinfo",
@@ -165,14 +164,15 @@ class Guard:
         if event == "open":
             return self._open(args)
         if event in _NETWORK:
-            return "network", f"{event} {_show(args[1:] if event.endswith('__new__') else args)}"
+            own = event in ("socket.bind", "socket.connect", "socket.sendmsg", "socket.sendto")
+            return "network", f"{event} {_show(args[1:] if own else args)}"
         if event in _PROCESSES:
             return "process", f"{event} {_show(args)}"
         if event in _FILE_CHANGES:
             for i in _FILE_CHANGES[event]:
                 path = args[i] if len(args) > i else None
                 if not self._inside_work(path):
-                    return "write", f"{event} {_show(path)} (outside its work folder)"
+                    return "write", f"{event} {_show(path)}"
             return None
         if event in ("os.kill", "os.killpg", "signal.pthread_kill"):
             if event == "os.kill" and args and args[0] == self.pid:
@@ -196,13 +196,13 @@ class Guard:
         if writing:
             if self._inside_work(path) or _resolved(path) == "/dev/null":
                 return None
-            return "write", f"open {_show(path)} for writing (outside its work folder)"
+            return "write", f"open {_show(path)} for writing"
         resolved = _resolved(path)
         if resolved in _ALWAYS_READABLE or _under(resolved, f"/proc/{self.pid}"):
             return None
         if any(_under(resolved, root) for root in self.readable):
             return None
-        return "read", f"open {_show(path)} (outside its own folder)"
+        return "read", f"open {_show(path)}"
 
     def _inside_work(self, path: Any) -> bool:
         if path is None or isinstance(path, int):
@@ -222,6 +222,8 @@ def _under(path: str, root: str) -> bool:
 
 
 def _show(value: Any, width: int = 120) -> str:
+    if isinstance(value, tuple) and len(value) == 1:
+        value = value[0]
     text = repr(value)
     return text if len(text) <= width else text[: width - 1] + "…"
 
