@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from cookbook.contract.text import fuzzy_f1, normalize_tokens, normalize_word, word_tokens
+from cookbook.contract.text import (
+    fuzzy_f1,
+    normalize_tokens,
+    normalize_word,
+    token_f1,
+    word_tokens,
+)
 from cookbook.specs.records import parse_yes_no
 
 Score = Callable[[Mapping[str, Any], Any, Mapping[str, Any]], float]
@@ -97,6 +103,52 @@ def near_span(
     return best_score
 
 
+def _span_f1(rule: RuleFn, args: Args) -> Score:
+    names = ("document", "question", "position", "k", "side")
+
+    def score(slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
+        return span_f1(slots, output, *(args[name](params) for name in names))
+
+    return score
+
+
+def span_f1(
+    slots: Mapping[str, Any],
+    output: Any,
+    document: str,
+    question: str,
+    position: str,
+    k: int,
+    side: str,
+) -> float:
+    """Token F1 of the output against the ``k`` words right before or after the question's
+    span in the document: at its ``position`` slot when there is one, else the best over the
+    places where the question's tokens overlap the document most (real data has no position).
+    Unlike ``near_span``, a wrong ``k`` or side costs precision or recall."""
+    answer = normalize_tokens(output if isinstance(output, str) else str(output))
+    if position in slots:
+        starts, span = [slots[position]], len(slots[question].split())
+        words = slots[document].split()
+    else:
+        words = slots[document].split()
+        wanted = set(normalize_tokens(slots[question]))
+        span = max(1, len(wanted))
+        overlaps = _window_sums([normalize_word(w) in wanted for w in words], span)
+        best = max(overlaps, default=0)
+        if best == 0:
+            return 0.0
+        starts = [start for start, overlap in enumerate(overlaps) if overlap == best]
+    best_score = 0.0
+    for start in starts:
+        if side == "after":
+            near = words[start + span : start + span + k]
+        else:
+            near = words[max(0, start - k) : start]
+        gold = [t for word in near for t in word_tokens(word)]
+        best_score = max(best_score, token_f1(answer, gold))
+    return best_score
+
+
 def _near(words: list[str], start: int, span: int, window: int, side: str) -> list[str]:
     before = words[max(0, start - window) : start] if side != "after" else []
     after = words[start + span : start + span + window] if side != "before" else []
@@ -132,5 +184,18 @@ SCORERS: dict[str, ScorerKind] = {
         "share of the output's tokens within 'window' tokens before, after or on both sides"
         " of the question's span in the document (found by overlap when there is no position"
         " slot); slot names are arguments",
+    ),
+    "span_f1": ScorerKind(
+        {
+            "document": "document",
+            "question": "question",
+            "position": "position",
+            "k": 3,
+            "side": "after",
+        },
+        _span_f1,
+        "token F1 of the output and the k words right before or after the question's span in"
+        " the document (found by overlap when there is no position slot); slot names are"
+        " arguments",
     ),
 }

@@ -1,0 +1,375 @@
+"""Alignment-guided search: the template spec whose rule real task records follow best.
+
+The search looks at the records' slots and answers, enumerates candidate specs over the
+spec primitives (which slot is the source, which operation, k, side, threshold...) and
+evaluates them on the records: a candidate's score is the alignment statistic (the mean
+score of the records' gold answers under its template's scorer). It evaluates at most
+``budget`` specs: a seeded sample of the whole space first, then mutations of the best so
+far (a neighbouring k, side, threshold, source slot), so the same records and seed always
+give the same results. Ties go to the more specific spec (a smaller k, one side).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cookbook import CookbookError, TaskRecord, template_from_spec
+from cookbook.engine import alignment_scores
+
+#: Specs evaluated unless told otherwise.
+DEFAULT_BUDGET = 120
+#: Share of the budget spent on the seeded sample of the space; the rest evolves the best.
+EXPLORE = 0.5
+_KS = tuple(range(1, 11))
+_THRESHOLDS = tuple(round(0.01 * i, 2) for i in range(1, 100))
+_TOKEN_OPS = ("copy", "reverse", "sort", "first", "last", "count")
+_YES_NO = {"yes", "no"}
+
+
+@dataclass
+class SpecResult:
+    """A searched spec, its name and its alignment on the records (mean score)."""
+
+    spec: dict[str, Any]
+    alignment: float
+    name: str
+    #: How many records were scored.
+    records: int = 0
+    #: The choices the spec was made from (operation, slots, k, side, threshold...).
+    choices: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the records look like: their text slots with word-count ranges, and whether
+    every answer is Yes or No."""
+
+    slots: tuple[str, ...]
+    lengths: dict[str, tuple[int, int]]
+    yes_no: bool
+    attributes: int
+
+
+def search_specs(
+    records: list[TaskRecord],
+    *,
+    budget: int = DEFAULT_BUDGET,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> list[SpecResult]:
+    """The specs evaluated on ``records``, best first (at most ``budget`` of them);
+    ``progress(1)`` is called after each."""
+    if budget < 1:
+        raise CookbookError(f"search budget must be at least 1, not {budget}")
+    usable = [(r.slots, _answers(r)) for r in records]
+    usable = [(slots, answers) for slots, answers in usable if answers]
+    if not usable:
+        raise CookbookError("the search needs records with at least one non-empty answer")
+    shape = describe(usable)
+    space = candidates(shape)
+    if not space:
+        raise CookbookError(
+            "no spec fits these records: they need at least one text slot"
+            f" (slots: {', '.join(sorted(usable[0][0])) or 'none'})"
+        )
+    rng = random.Random(seed)
+    order = list(space)
+    rng.shuffle(order)
+    evaluated: dict[tuple, SpecResult] = {}
+
+    def evaluate(choices: dict[str, Any]) -> None:
+        key = _key(choices)
+        if key in evaluated or len(evaluated) >= budget:
+            return
+        evaluated[key] = score_spec(choices, shape, usable)
+        if progress is not None:
+            progress(1)
+
+    explore = len(order) if len(order) <= budget else max(1, int(budget * EXPLORE))
+    for choices in order[:explore]:
+        evaluate(choices)
+    space_keys = {_key(c) for c in space}
+    while len(evaluated) < min(budget, len(space)):
+        before = len(evaluated)
+        for best in ranked(evaluated.values())[:3]:
+            for neighbour in neighbours(best.choices, shape):
+                if _key(neighbour) in space_keys:
+                    evaluate(neighbour)
+        if len(evaluated) == before:  # the best ones' neighbours are all done: sample more
+            fresh = [c for c in order if _key(c) not in evaluated]
+            for choices in fresh[: max(1, budget // 10)]:
+                evaluate(choices)
+    return ranked(evaluated.values())
+
+
+def ranked(results: Sequence[SpecResult] | Any) -> list[SpecResult]:
+    """Best first: higher alignment, then the more specific spec, then by name."""
+    return sorted(results, key=lambda r: (-r.alignment, _breadth(r.choices), r.name))
+
+
+def _breadth(choices: dict[str, Any]) -> int:
+    return int(choices.get("k", 0))
+
+
+def _answers(record: TaskRecord) -> list[str]:
+    answers = record.answers if isinstance(record.answers, list) else [record.answers]
+    return [str(a) for a in answers if a is not None and str(a).strip()]
+
+
+def _key(choices: dict[str, Any]) -> tuple:
+    return tuple(sorted(choices.items()))
+
+
+def describe(usable: list[tuple[dict[str, Any], list[str]]]) -> Shape:
+    """The shape of the records (the first record's slot names; text slots only)."""
+    names = [n for n, v in usable[0][0].items() if isinstance(v, str)]
+    lengths = {}
+    for name in names:
+        counts = [len(str(slots.get(name, "")).split()) for slots, _ in usable]
+        lengths[name] = (max(1, min(counts)), max(1, max(counts)))
+    yes_no = all(a.strip().lower() in _YES_NO for _, answers in usable for a in answers)
+    attributes = _attribute_count(usable, names)
+    return Shape(tuple(names), lengths, yes_no, attributes)
+
+
+def _attribute_count(usable: list[tuple[dict[str, Any], list[str]]], names: list[str]) -> int:
+    """The median number of ``name: value`` attributes in the records' first slot."""
+    if not names:
+        return 0
+    counts = [str(slots.get(names[0], "")).count(": ") for slots, _ in usable]
+    return int(statistics.median(counts)) if counts else 0
+
+
+def candidates(shape: Shape) -> list[dict[str, Any]]:
+    """Every candidate's choices, in a fixed order."""
+    out: list[dict[str, Any]] = []
+    if shape.yes_no:
+        for left in shape.slots:
+            for right in shape.slots:
+                if left >= right:
+                    continue
+                for op in ("record_overlap", "attribute_agreement"):
+                    for threshold in _THRESHOLDS:
+                        out.append({"op": op, "left": left, "right": right, "threshold": threshold})
+        return out
+    for document in shape.slots:
+        for question in shape.slots:
+            if question == document:
+                continue
+            for side in ("before", "after"):
+                for k in _KS:
+                    out.append(
+                        {"op": "span", "document": document, "question": question}
+                        | {"side": side, "k": k}
+                    )
+    for source in shape.slots:
+        for op in _TOKEN_OPS:
+            ks = _KS if op in ("first", "last") else (0,)
+            for k in ks:
+                out.append({"op": op, "source": source, "k": k})
+    return out
+
+
+def neighbours(choices: dict[str, Any], shape: Shape) -> list[dict[str, Any]]:
+    """Specs one step away: k or threshold one notch either way, the other side, the
+    other operation of the same kind."""
+    out = []
+    if "k" in choices and choices["k"]:
+        out += [choices | {"k": k} for k in (choices["k"] - 1, choices["k"] + 1) if k in _KS]
+    if "side" in choices:
+        out.append(choices | {"side": "after" if choices["side"] == "before" else "before"})
+    if "threshold" in choices:
+        index = _THRESHOLDS.index(choices["threshold"])
+        out += [
+            choices | {"threshold": _THRESHOLDS[i]}
+            for i in (index - 1, index + 1)
+            if 0 <= i < len(_THRESHOLDS)
+        ]
+        other = "attribute_agreement" if choices["op"] == "record_overlap" else "record_overlap"
+        out.append(choices | {"op": other})
+    if choices["op"] in ("first", "last"):
+        out.append(choices | {"op": "last" if choices["op"] == "first" else "first"})
+    return out
+
+
+def score_spec(
+    choices: dict[str, Any], shape: Shape, usable: list[tuple[dict[str, Any], list[str]]]
+) -> SpecResult:
+    """The spec of ``choices`` and its alignment on the records."""
+    spec = make_spec(choices, shape)
+    template = template_from_spec(spec)
+    try:
+        scores = alignment_scores(template, [s for s, _ in usable], [a for _, a in usable])
+    except CookbookError:  # the records lack a slot the spec reads: it does not fit them
+        scores = [0.0]
+    return SpecResult(spec, sum(scores) / len(scores), spec["name"], len(usable), choices)
+
+
+def spec_name(choices: dict[str, Any]) -> str:
+    """A name saying what the spec does, e.g. ``span_after_k2``."""
+    op = choices["op"]
+    if op == "span":
+        return (
+            f"span_{choices['side']}_k{choices['k']}_{choices['question']}_in_{choices['document']}"
+        )
+    if "threshold" in choices:
+        percent = round(choices["threshold"] * 100)
+        return f"{op}_{percent}_{choices['left']}_{choices['right']}"
+    k = f"_k{choices['k']}" if choices["k"] else ""
+    return f"{op}{k}_{choices['source']}"
+
+
+def make_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    """The template spec of one candidate's choices."""
+    op = choices["op"]
+    if op == "span":
+        spec = _span_spec(choices, shape)
+    elif "threshold" in choices:
+        spec = _comparison_spec(choices, shape)
+    else:
+        spec = _token_spec(choices, shape)
+    return {"spec": 1, "name": spec_name(choices), **spec}
+
+
+def _clamp(low: int, high: int, floor: int, ceiling: int) -> tuple[int, int]:
+    low = min(max(low, floor), ceiling)
+    return low, min(max(high, low), ceiling)
+
+
+def _span_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    document, question, side, k = (choices[n] for n in ("document", "question", "side", "k"))
+    max_q = _clamp(*shape.lengths[question], 1, 20)
+    min_words, max_words = _clamp(*shape.lengths[document], max_q[1] + k, 400)
+    position = "position" if "position" not in shape.slots else "span_position"
+    after = side == "after"
+    return {
+        "family": "search",
+        "description": (
+            f"The answer is the {k} word(s) right {side} the span of {document} that"
+            f" {question} repeats (found by alignment-guided search)."
+        ),
+        "params": {
+            "min_words": {"type": "integer", "minimum": 1, "default": min_words},
+            "max_words": {"type": "integer", "minimum": 1, "default": max_words},
+            "min_question": {"type": "integer", "minimum": 1, "default": max_q[0]},
+            "max_question": {"type": "integer", "minimum": 1, "default": max_q[1]},
+            "k": {"type": "integer", "minimum": 1, "default": k},
+        },
+        "draws": [
+            {"let": "shortest", "value": {"max": ["$min_words", {"add": ["$max_question", "$k"]}]}},
+            {"let": "length", "randint": ["$shortest", {"max": ["$max_words", "$shortest"]}]},
+            {"let": "words", "tokens": "$length"},
+            {"let": "span", "randint": ["$min_question", "$max_question"]},
+            {
+                "let": "start",
+                "randint": (
+                    [0, {"sub": ["$length", "$span", "$k"]}]
+                    if after
+                    else ["$k", {"sub": ["$length", "$span"]}]
+                ),
+            },
+        ],
+        "slots": {
+            document: {"join": "$words"},
+            question: {"join": {"slice": ["$words", "$start", "$span"]}},
+            position: "$start",
+        },
+        "rule": {
+            "join": (
+                {"after": [f"${document}", f"${position}", {"count": f"${question}"}, "$k"]}
+                if after
+                else {"before": [f"${document}", f"${position}", "$k"]}
+            )
+        },
+        "prompt": f"{document}: {{{document}}}\n{question}: {{{question}}}\nAnswer:",
+        "completion": " {answer}",
+        "scorer": {
+            "name": "span_f1",
+            "document": document,
+            "question": question,
+            "position": position,
+            "k": "$k",
+            "side": side,
+        },
+    }
+
+
+def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    left, right, op, threshold = (choices[n] for n in ("left", "right", "op", "threshold"))
+    attributes = min(max(shape.attributes, 1), 10)
+    return {
+        "family": "comparison",
+        "description": (
+            f"Yes when the {op.replace('_', ' ')} of {left} and {right} reaches {threshold}"
+            " (found by alignment-guided search)."
+        ),
+        "params": {
+            "attributes": {"type": "integer", "minimum": 1, "default": attributes},
+            "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": threshold},
+        },
+        "draws": [
+            {"let": "names", "distinct_tokens": "$attributes"},
+            {
+                "let": "values",
+                "each": {
+                    "over": "$names",
+                    "steps": [
+                        {"let": "n", "randint": [1, 4]},
+                        {"let": "value", "tokens": "$n"},
+                    ],
+                    "result": "$value",
+                },
+            },
+            {"let": "size", "value": {"count": {"flatten": "$values"}}},
+            {"let": "edits", "randint": [0, "$size"]},
+            {"let": "other", "edit": ["$values", "$edits"]},
+        ],
+        "slots": {
+            left: {"record": ["$names", "$values"]},
+            right: {"record": ["$names", "$other"]},
+        },
+        "rule": {"if": [{"ge": [{op: [f"${left}", f"${right}"]}, "$threshold"]}, "Yes", "No"]},
+        "prompt": f"{left}: {{{left}}}\n{right}: {{{right}}}\nThe same? Yes or No?",
+        "completion": " {answer}",
+        "scorer": "yes_no",
+    }
+
+
+def _token_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    op, source, k = choices["op"], choices["source"], choices["k"]
+    low, high = _clamp(*shape.lengths[source], max(1, k), 50)
+    value = f"${source}"
+    rule: Any = {
+        "copy": {"join": value},
+        "reverse": {"join": {"reverse": value}},
+        "sort": {"join": {"sort": value}},
+        "first": {"join": {"first": [value, "$k"]}},
+        "last": {"join": {"last": [value, "$k"]}},
+        "count": {"count": value},
+    }[op]
+    params: dict[str, Any] = {
+        "min_words": {"type": "integer", "minimum": 1, "default": low},
+        "max_words": {"type": "integer", "minimum": 1, "default": high},
+    }
+    if k:
+        params["k"] = {"type": "integer", "minimum": 1, "default": k}
+    what = {"copy": "copied", "reverse": "reversed", "sort": "sorted", "count": "counted"}
+    how = what.get(op, f"{op} {k}")
+    return {
+        "family": "composition" if op in ("reverse", "sort") else "selection",
+        "description": f"The words of {source}, {how} (found by alignment-guided search).",
+        "params": params,
+        "draws": [
+            {"let": "length", "randint": ["$min_words", {"max": ["$min_words", "$max_words"]}]},
+            {"let": "words", "tokens": "$length"},
+        ],
+        "slots": {source: {"join": "$words"}},
+        "rule": rule,
+        "prompt": f"{source}: {{{source}}}\nAnswer:",
+        "completion": " {answer}",
+        "scorer": "exact",
+    }
