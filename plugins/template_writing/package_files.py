@@ -25,6 +25,9 @@ packages = ["__MODULE__"]
 [tool.setuptools.package-data]
 # artifacts the component reads (word lists, dictionaries) travel with the package
 __MODULE__ = ["*.json", "*.txt", "*.yaml", "*.yml", "*.csv", "*.tsv"]
+
+[tool.ruff]
+line-length = 100
 """
 
 TEMPLATE_MODULE = '''\

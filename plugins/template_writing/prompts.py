@@ -80,18 +80,13 @@ def template_sources() -> list[tuple[str, str]]:
 
 
 def spec_schema_text() -> str:
-    """The template spec JSON Schema, as Cookbook ships it (empty when absent)."""
-    for folder in _schema_folders():
-        path = folder / "template_spec.schema.json"
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    return "{}"
+    """The template spec JSON Schema, as Cookbook ships it (``{}`` when absent)."""
+    from importlib.resources import files
 
-
-def _schema_folders() -> list[Path]:
-    import cookbook.schemas
-
-    return [Path(p) for p in cookbook.schemas.__path__]
+    try:
+        return (files("cookbook.schemas") / "template_spec.schema.json").read_text("utf-8")
+    except (OSError, ModuleNotFoundError):
+        return "{}"
 
 
 def spec_examples() -> list[tuple[str, str]]:
@@ -166,14 +161,19 @@ def retry_messages(
 
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+#: A line that starts Python code, or a YAML or JSON spec, in a reply without a fence.
+_CODE_LINE = re.compile(r"^(def |class |from |import |@)", re.MULTILINE)
+_SPEC_LINE = re.compile(r"^([A-Za-z_]+:|\{)", re.MULTILINE)
 
 
 def extract_source(reply: str, spec: bool = False) -> str | None:
     """The code (or, with ``spec``, the YAML or JSON) in ``reply``: the longest fenced block in
-    that language, else the longest fenced block, else the whole reply when it has no fence;
-    None when that is empty."""
+    that language, else the longest fenced block, else the whole reply when it has no fence
+    and looks like code (a spec); None when there is none."""
     wanted = ("yaml", "yml", "json") if spec else ("python", "py", "python3")
     blocks = [(lang.lower(), body.strip()) for lang, body in _FENCE.findall(reply)]
     chosen = [body for lang, body in blocks if lang in wanted] or [body for _, body in blocks]
-    text = max(chosen, key=len) if chosen else ("" if "```" in reply else reply.strip())
-    return text or None
+    if chosen:
+        return max(chosen, key=len) or None
+    looks = (_SPEC_LINE if spec else _CODE_LINE).search(reply)
+    return reply.strip() or None if looks and "```" not in reply else None

@@ -354,9 +354,9 @@ def write_template_command(
 ) -> None:
     """A model writes a template for DESCRIPTION; Cookbook checks it in a sandbox, retries with
     the check's problems, and writes the accepted one as a plugin package (-o DIR)."""
-    from cookbook.cli.output import console
+    from rich.console import Console
 
-    err = console(stderr=True)
+    err = Console(stderr=True)
     if (examples is None) != (task is None):
         raise CookbookError("write-template: --examples and --task go together")
     data = None

@@ -1,0 +1,443 @@
+"""Writers and ``cookbook write-template``: the endpoint writer against a local fake server, the
+transformers writer on a tiny Llama, the retry loop with a scripted writer and the real
+sandboxed check, and the written package installed and listed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from cli_helpers import assert_clean, cli
+from test_scaffold import cookbook, pip_install
+from tiny_llama import build_tiny_llama
+
+from cookbook import CookbookError, Writer, get_registry
+from cookbook_plugins.template_writing import prompts, write
+from cookbook_plugins.template_writing.writers import completions_url
+
+SCRIPTED_WRITER = """
+from cookbook import Params, hookimpl
+
+REPLIES = []
+SEEN = []
+
+
+class Scripted:
+    name = "scripted"
+    description = "Replies from a script, for tests."
+
+    def write(self, messages, *, note: str = ""):
+        SEEN.append(messages)
+        return REPLIES[len(SEEN) - 1]
+
+    params = Params.of(write)
+
+
+@hookimpl
+def register_writers(register):
+    register(Scripted())
+"""
+
+GOOD = '''
+from cookbook import template
+
+
+def _rule(slots):
+    return " ".join(reversed(slots["words"].split()))
+
+
+@template(family="composition", prompt="Reverse the words: {words}\\nAnswer:", rule=_rule)
+def flip_words(rng, tokens, length: int = 4):
+    """A few random tokens; the answer is them in reverse order."""
+    return {"words": " ".join(tokens.draw(rng, length))}
+'''
+
+#: Refused by the check: its scorer wants the last token while its rule gives the first.
+FAILS_ITS_SCORER = """
+from cookbook import hookimpl, template
+
+
+def _score(slots, output):
+    return float(output == slots["words"].split()[-1])
+
+
+@template(family="search", prompt="Pick: {words}\\nAnswer:", rule=lambda s: s["words"].split()[0],
+          scorer=_score)
+def pick_first(rng, tokens, length: int = 4):
+    return {"words": " ".join(tokens.draw(rng, length))}
+
+
+@hookimpl
+def register_templates(register):
+    register(pick_first)
+"""
+
+#: Answers the document's first word: a rule real QA records seldom follow.
+LEAD_WORDS = """
+from cookbook import template
+
+
+def _rule(slots):
+    return slots["document"].split()[0]
+
+
+@template(family="selection", prompt="Context: {document}\\nQuestion: {question}\\nAnswer:",
+          rule=_rule)
+def lead_words(rng, tokens, length: int = 8):
+    return {"document": tokens.text(rng, length), "question": tokens.text(rng, 2)}
+"""
+
+SPEC = """
+spec: 1
+name: reverse_spec
+family: composition
+params:
+  length: {type: integer, minimum: 1, maximum: 50, default: 4}
+draws:
+  - {let: words, tokens: $length}
+slots:
+  words: {join: $words}
+rule: {join: {reverse: $words}}
+prompt: "Reverse: {words}\\nAnswer:"
+scorer: exact
+"""
+
+
+def fenced(code: str, language: str = "python") -> str:
+    return f"Here is the template.\n\n```{language}\n{code.strip()}\n```\nIt reverses words."
+
+
+@pytest.fixture
+def scripted(install_fake):
+    """The scripted writer installed: set ``REPLIES``, read the messages it got in ``SEEN``."""
+    install_fake("cookbook-writer-scripted", "scripted", SCRIPTED_WRITER)
+    import cookbook_writer_scripted_plugin as module
+
+    module.REPLIES.clear()
+    module.SEEN.clear()
+    return module
+
+
+# --- the writers kind -------------------------------------------------------------------------
+
+
+def test_the_built_in_writers_are_listed_and_in_the_schema():
+    code, output = cli("list-plugins", "--json")
+    rows = {row["name"]: row for row in json.loads(output)}
+    assert rows["template_writing"]["components"]["writers"] == ["transformers", "openai"]
+    assert "register_writers" in rows["template_writing"]["hooks"]
+    for name in ("transformers", "openai"):
+        assert isinstance(get_registry().get("writers", name), Writer)
+    code, output = cli("schema")
+    defs = json.loads(output)["$defs"]
+    assert defs["writers.openai"]["properties"]["endpoint"]["type"] == "string"
+    assert defs["writers.transformers"]["properties"]["max_new_tokens"]["minimum"] == 1
+
+
+def test_a_misspelt_writer_gets_a_did_you_mean(tmp_path):
+    code, output = cli(
+        "write-template", "reverse words", "--writer", "opena", "-o", str(tmp_path / "x")
+    )
+    assert code == 1 and "unknown writer 'opena'; did you mean 'openai'?" in output
+    assert_clean(output)
+
+
+# --- the openai writer against a local fake server --------------------------------------------
+
+
+class FakeEndpoint(BaseHTTPRequestHandler):
+    """Answers by path: ``/v1/...`` a chat completion with ``server.reply``; ``/denied/...``
+    HTTP 401; ``/text/...`` a body that is not JSON; ``/empty/...`` no choices."""
+
+    def do_POST(self):  # noqa: N802 - the http.server interface
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append((self.path, dict(self.headers), body))
+        if self.path.startswith("/denied/"):
+            status, payload = 401, b'{"error": "bad key"}'
+        elif self.path.startswith("/text/"):
+            status, payload = 200, b"<html>busy</html>"
+        elif self.path.startswith("/empty/"):
+            status, payload = 200, b'{"choices": []}'
+        else:
+            reply = {"choices": [{"message": {"role": "assistant", "content": self.server.reply}}]}
+            status, payload = 200, json.dumps(reply).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def endpoint():
+    """A fake OpenAI-compatible server on 127.0.0.1: its base URL, requests and reply."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeEndpoint)
+    server.requests, server.reply = [], "hello"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_writer_posts_the_messages_and_returns_the_reply(endpoint, monkeypatch):
+    server, base = endpoint
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    monkeypatch.setenv("COOKBOOK_WRITER_API_KEY", "sk-cookbook")
+    writer = get_registry().get("writers", "openai")
+    messages = [{"role": "user", "content": "Say hello."}]
+    params = writer.params.resolve("writer", {"endpoint": base + "/v1", "model": "coder"})
+    assert writer.write(messages, **params) == "hello"
+    [(path, headers, body)] = server.requests
+    assert path == "/v1/chat/completions"
+    assert headers["Authorization"] == "Bearer sk-cookbook"  # Cookbook's own variable first
+    assert body["model"] == "coder" and body["messages"] == messages
+    assert body["temperature"] == 0.0 and body["max_tokens"] == 2048
+
+
+def test_openai_writer_sends_no_key_when_none_is_set(endpoint, monkeypatch):
+    server, base = endpoint
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("COOKBOOK_WRITER_API_KEY", raising=False)
+    writer = get_registry().get("writers", "openai")
+    assert writer.write([{"role": "user", "content": "hi"}], endpoint=base) == "hello"
+    assert "Authorization" not in server.requests[0][1]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("/denied", 'answered HTTP 401 Unauthorized: {"error": "bad key"}'),
+        ("/text", "answered with something that is not JSON"),
+        ("/empty", "answered without choices[0].message.content"),
+    ],
+)
+def test_openai_writer_failures_name_the_url(endpoint, prefix, expected):
+    server, base = endpoint
+    writer = get_registry().get("writers", "openai")
+    with pytest.raises(CookbookError) as error:
+        writer.write([{"role": "user", "content": "hi"}], endpoint=base + prefix + "/v1")
+    assert f"writer 'openai': {base}{prefix}/v1/chat/completions " in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_openai_writer_says_when_the_endpoint_cannot_be_reached(endpoint):
+    server, base = endpoint
+    server.shutdown()
+    server.server_close()  # the port is closed now
+    writer = get_registry().get("writers", "openai")
+    with pytest.raises(CookbookError, match=r"cannot reach http://127\.0\.0\.1:\d+/v1/chat"):
+        writer.write([{"role": "user", "content": "hi"}], endpoint=base, timeout=5)
+
+
+def test_completions_urls():
+    assert completions_url("http://h:1/v1") == "http://h:1/v1/chat/completions"
+    assert completions_url("http://h:1/v1/") == "http://h:1/v1/chat/completions"
+    assert completions_url("http://h:1") == "http://h:1/v1/chat/completions"
+    assert completions_url("https://h/x/chat/completions") == "https://h/x/chat/completions"
+    with pytest.raises(CookbookError, match="not an http"):
+        completions_url("h:1/v1")
+
+
+def test_write_template_against_the_fake_endpoint(endpoint, tmp_path):
+    server, base = endpoint
+    server.reply = fenced(GOOD)
+    out = tmp_path / "flip"
+    code, output = cli(
+        "write-template", "Reverse a few words.", "--endpoint", base, "--model", "coder",
+        "--tries", "1", "--samples", "50", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    assert "try 1/1: accepted" in output
+    assert (out / "cookbook_template_flip_words" / "__init__.py").is_file()
+    [(path, _, body)] = server.requests
+    assert path == "/v1/chat/completions" and body["model"] == "coder"
+    assert "Reverse a few words." in body["messages"][-1]["content"]
+    readme = (out / "README.md").read_text()
+    assert "the writer `openai` (model `coder`), accepted on try 1 of 1" in readme
+
+
+# --- the transformers writer on a tiny Llama ---------------------------------------------------
+
+
+@pytest.mark.parametrize("chat", [True, False])
+def test_transformers_writer_replies_greedily_within_its_length(tmp_path, chat):
+    words = ["reverse", "the", "words", "a", "b", "c", "User:", "Assistant:", "System:"]
+    folder = build_tiny_llama(tmp_path / "tiny", words, chat=chat)
+    writer = get_registry().get("writers", "transformers")
+    messages = [
+        {"role": "system", "content": "reverse the words"},
+        {"role": "user", "content": "a b c"},
+    ]
+    params = writer.params.resolve("writer", {"model": str(folder), "max_new_tokens": 6})
+    reply = writer.write(messages, **params)
+    assert isinstance(reply, str) and len(reply.split()) <= 6
+    assert set(reply.split()) <= set(words) | {"<|user|>", "<|assistant|>"}
+    assert writer.write(messages, **params) == reply  # greedy: the same reply again
+
+
+def test_transformers_writer_names_a_missing_model(tmp_path):
+    writer = get_registry().get("writers", "transformers")
+    with pytest.raises(CookbookError, match="no such folder"):
+        writer.write([{"role": "user", "content": "hi"}], model=str(tmp_path / "none"))
+
+
+# --- the retry loop with a scripted writer and the real check -----------------------------------
+
+
+def test_a_refused_try_is_retried_with_the_checks_problems(scripted, tmp_path):
+    scripted.REPLIES[:] = [fenced(FAILS_ITS_SCORER), fenced(GOOD)]
+    out = tmp_path / "package"
+    written = write.write_template(
+        "Reverse a few words.", out, writer="scripted", tries=3, samples=50
+    )
+    first, second = written.attempts
+    assert not first.accepted and first.report is not None and not first.report.accepted
+    assert any("pick_first" in p for p in first.problems)
+    assert second.accepted and written.report.templates == ["flip_words"]
+    assert len(scripted.SEEN) == 2  # accepted on try 2: no third call
+    retry = scripted.SEEN[1]
+    assert retry[:2] == scripted.SEEN[0][:2]
+    assert retry[2] == {"role": "assistant", "content": scripted.REPLIES[0]}
+    for problem in first.problems:
+        assert problem in retry[3]["content"]
+    module = (out / "cookbook_template_flip_words" / "__init__.py").read_text()
+    assert module.startswith(GOOD.strip()) and "def register_templates" in module
+    readme = (out / "README.md").read_text()
+    assert "accepted on try 2 of 2" in readme and "ACCEPTED" in readme
+    assert "> Reverse a few words." in readme
+
+
+def test_all_tries_refused_is_one_error_and_nothing_written(scripted, tmp_path):
+    scripted.REPLIES[:] = ["I cannot write code.", fenced("def broken(:\n    pass")]
+    out = tmp_path / "package"
+    code, output = cli(
+        "write-template", "Reverse a few words.", "--writer", "scripted", "--tries", "2",
+        "--samples", "50", "-o", str(out),
+    )  # fmt: skip
+    assert code == 1
+    assert "try 1/2: refused" in output and "the reply has no ```python block" in output
+    assert "no template was accepted in 2 tries; nothing was written to" in output
+    assert "SyntaxError" in output or "syntax" in output.lower()
+    assert not out.exists()
+    assert not any(p.name.startswith(".package") for p in tmp_path.iterdir())
+    assert "the reply has no ```python block" in scripted.SEEN[1][3]["content"]
+
+
+def test_a_name_an_installed_plugin_uses_is_sent_back(scripted, tmp_path):
+    taken = GOOD.replace("flip_words", "retrieval")
+    scripted.REPLIES[:] = [fenced(taken), fenced(GOOD)]
+    written = write.write_template(
+        "Reverse words.", tmp_path / "p", writer="scripted", tries=2, samples=50
+    )
+    [problem] = written.attempts[0].problems
+    assert "'retrieval' is already used by an installed plugin (retrieval)" in problem
+    assert written.names.name == "flip_words"
+
+
+def test_written_module_and_spec_packages_install_and_are_listed(scripted, tmp_path):
+    scripted.REPLIES[:] = [fenced(GOOD), fenced(SPEC, "yaml")]
+    module_package, spec_package = tmp_path / "module", tmp_path / "spec"
+    write.write_template("Reverse words.", module_package, writer="scripted", samples=50)
+    written = write.write_template(
+        "Reverse words.", spec_package, writer="scripted", spec=True, samples=50
+    )
+    assert written.report.templates == ["reverse_spec"]
+    assert (spec_package / "cookbook_template_reverse_spec" / "spec.yaml").read_text() == (
+        SPEC.strip() + "\n"
+    )
+    assert "one ```yaml fenced block" in scripted.SEEN[1][0]["content"]  # asked for a spec
+    env = pip_install(tmp_path / "site", module_package, spec_package)
+    rows = {row["name"]: row for row in json.loads(cookbook(env, "list-plugins", "--json").stdout)}
+    assert rows["flip_words"]["components"]["templates"] == ["flip_words"]
+    assert rows["reverse_spec"]["components"]["templates"] == ["reverse_spec"]
+    out = tmp_path / "samples.jsonl"
+    made = cookbook(env, "generate", "flip_words", "reverse_spec", "-n", "4", "-o", str(out))
+    assert made.returncode == 0, made.stderr
+    for record in map(json.loads, out.read_text().splitlines()):
+        assert record["slots"]["answer"].split() == record["slots"]["words"].split()[::-1]
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(module_package / "tests"), str(spec_package / "tests")],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_task_records_are_shown_and_their_alignment_reported(scripted, tmp_path):
+    rows = [
+        ("Paris is the capital of France", "What is the capital of France?", "Paris"),
+        ("Rivers flow to the sea", "Where do rivers flow?", "the sea"),
+        ("Honey is what bees make", "What do bees make?", "honey"),
+        ("Owls hunt at night", "When do owls hunt?", "at night"),
+    ]
+    paragraphs = [
+        {"context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a}]}]}
+        for i, (c, q, a) in enumerate(rows)
+    ]
+    data = tmp_path / "qa.json"
+    data.write_text(json.dumps({"data": [{"title": "t", "paragraphs": paragraphs}]}))
+    scripted.REPLIES[:] = [fenced(LEAD_WORDS)]
+    written = write.write_template(
+        "Answer a question about a document.", tmp_path / "p", writer="scripted", samples=50,
+        data=write.TaskData("squad", str(data)),
+    )  # fmt: skip
+    prompt = scripted.SEEN[0][1]["content"]
+    assert "Real records of the task 'squad'" in prompt
+    assert prompt.count('"answers"') == write.SHOWN_RECORDS
+    assert "Paris is the capital of France" in prompt
+    alignment = written.report.alignment
+    assert alignment["records"] == 4
+    assert alignment["mean"] == pytest.approx(0.5)  # "Paris" and "Honey" lead; the others not
+    readme = (tmp_path / "p" / "README.md").read_text()
+    assert "Task `squad`, 4 records: mean alignment 0.500" in readme
+
+
+def test_an_occupied_folder_is_refused_before_the_writer_is_asked(scripted, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("")
+    with pytest.raises(CookbookError, match="exists and is not an empty folder"):
+        write.write_template("x", tmp_path / "taken", writer="scripted")
+    assert scripted.SEEN == []
+
+
+# --- what is taken from a reply -----------------------------------------------------------------
+
+
+def test_extract_source():
+    assert prompts.extract_source("```python\nx = 1\n```") == "x = 1"
+    two = "```python\nx = 1\n```\ntext\n```python\ny = 2\nz = 3\n```"
+    assert prompts.extract_source(two) == "y = 2\nz = 3"
+    assert prompts.extract_source("```bash\npip x\n```\n```py\nx = 1\n```") == "x = 1"
+    assert prompts.extract_source("```python\nx = 1\n") == "x = 1"  # cut off by the length
+    assert prompts.extract_source("import x\nx = 1\n") == "import x\nx = 1"
+    assert prompts.extract_source("I cannot write code: I am a language model.") is None
+    assert prompts.extract_source("name: a\nrule: b", spec=True) == "name: a\nrule: b"
+    assert prompts.extract_source("```\n```") is None
+    spec = "```python\nx = 1\n```\n```yaml\nname: a\n```"
+    assert prompts.extract_source(spec, spec=True) == "name: a"
+
+
+def test_the_first_prompt_explains_the_contract_with_built_in_examples():
+    system, user = prompts.first_messages("Sort the words.")
+    assert system["role"] == "system" and user["role"] == "user"
+    assert "register_templates" in system["content"]
+    assert "def retrieval(" in system["content"]  # a built-in template's source
+    assert user["content"] == "Write a template for this task: Sort the words."
+    spec_system = prompts.first_messages("Sort the words.", spec=True)[0]["content"]
+    assert '"$schema"' in spec_system and "name: document_qa" in spec_system
+
+
+def test_no_key_or_url_leaks_into_the_environment_of_the_check(monkeypatch):
+    # the writer's key is read from the environment only when it posts
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    assert "sk-secret" not in json.dumps(get_registry().get("writers", "openai").params.schema)
+    assert os.environ["OPENAI_API_KEY"] == "sk-secret"
