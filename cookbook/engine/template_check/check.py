@@ -46,7 +46,7 @@ def check_template(
     ``params`` are the templates' parameters (default: their defaults). Bad arguments raise
     ``CookbookError``; everything wrong with the candidate is in the report."""
     start = time.monotonic()
-    path = Path(path).resolve()
+    given, path = str(path), Path(path).resolve()
     kind = candidate_kind(path)
     if samples < 1:
         raise CookbookError(f"samples must be at least 1, not {samples}")
@@ -74,7 +74,7 @@ def check_template(
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    report = _report(path, runs["check"], runs["again"], config)
+    report = _report(given, runs["check"], runs["again"], config)
     report.seconds = time.monotonic() - start
     return report
 
@@ -110,9 +110,9 @@ def _task_records(
     return {"name": task, "template": reader.template, "records": records}
 
 
-def _report(path: Path, check: ChildRun, again: ChildRun, config: dict[str, Any]) -> CheckReport:
+def _report(path: str, check: ChildRun, again: ChildRun, config: dict[str, Any]) -> CheckReport:
     report = CheckReport(
-        path=str(path),
+        path=path,
         accepted=False,
         limits={k: config[k] for k in ("time_limit", "memory_limit", "samples")},
     )
