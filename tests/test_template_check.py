@@ -36,6 +36,8 @@ def test_a_good_module_is_accepted_with_every_check_passed():
     assert "seeds 0 and 1 differ" in passed
     assert "two separate processes make the same 300 samples" in passed
     assert report.alignment is None
+    if sys.platform == "linux":
+        assert {"RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_CPU"} <= set(report.limits["enforced"])
     assert report.text().startswith(f"Template check of {FIXTURES / 'good_reverse.py'}: ACCEPTED")
     assert json.loads(json.dumps(report.to_json()))["accepted"] is True
 

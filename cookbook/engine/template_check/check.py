@@ -136,8 +136,9 @@ def _report(path: str, check: ChildRun, again: ChildRun, config: dict[str, Any])
         report.alignment = dict(best["alignment"])
         if len(outcomes) > 1:
             report.alignment["by_template"] = {m["outcome"]: m["alignment"] for m in outcomes}
-    if report.templates and not report.problems:
+    if report.templates:
         report.passed.insert(0, f"imports and exposes {len(report.templates)} template(s)")
+    report.limits["enforced"] = check.last("limits") or {}
     report.accepted = bool(report.templates) and not report.problems
     return report
 

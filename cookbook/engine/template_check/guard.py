@@ -46,6 +46,8 @@ _NATIVE = {
     "ctypes.addressof",
     "ctypes.call_function",
     "ctypes.cdata",
+    "ctypes.create_string_buffer",
+    "ctypes.create_unicode_buffer",
     "ctypes.dlopen",
     "ctypes.dlsym",
     "ctypes.dlsym/handle",

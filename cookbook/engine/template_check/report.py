@@ -20,7 +20,7 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
     alignment: dict[str, Any] | None = None
-    #: The sandbox's limits and what the check took.
+    #: The sandbox's limits (``enforced``: the resource limits the child could set).
     limits: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
