@@ -259,3 +259,70 @@ def test_an_edited_spec_file_is_read_again(tmp_path):
     second = get_registry().get("templates", str(path))
     assert second is not first
     assert second.rule({"words": "a b c"}) == "c" and first.rule({"words": "a b c"}) == "a"
+
+
+def test_the_operators_compute_what_the_docs_say():
+    from cookbook.specs.expressions import evaluate
+
+    scope = {"w": ["b", "a", "c", "a"], "t": "x y z", "d": {"a": "A"}}
+    cases = [
+        ({"sort": "$w"}, ["a", "a", "b", "c"]),
+        ({"reverse": "$t"}, ["z", "y", "x"]),
+        ({"unique": "$w"}, ["b", "a", "c"]),
+        ({"count": "$t"}, 3),
+        ({"map": ["$w", {"a": "A", "b": "B"}]}, ["B", "A", "c", "A"]),
+        ({"lookup": {"table": "$d", "key": "a"}}, "A"),
+        ({"lookup": ["$d", "zz", "none"]}, "none"),
+        ({"after": {"of": "$t", "start": 0, "length": 1, "k": 5}}, ["y", "z"]),
+        ({"before": ["$w", 1, 3]}, ["b"]),
+        ({"slice": ["$w", 1, 2]}, ["a", "c"]),
+        ({"index": ["$w", -1]}, "a"),
+        ({"int": {"mul": [7, {"sub": [1, 0.5]}]}}, 3),
+        ({"if": [{"and": [True, {"gt": [2, 1]}]}, "yes", {"join": "$missing"}]}, "yes"),
+        ({"literal": {"join": "$w"}}, {"join": "$w"}),
+        ({"record": [["n", "c"], [["x", "y"], ""]]}, "n: x y. c: nan"),
+        ({"record_overlap": ["n: x y. c: nan", "n: x y. c: q"]}, 0.8),  # nan left out
+        ({"attribute_agreement": ["n: x y. c: q", "n: x y. c: r"]}, 0.5),
+    ]
+    for expr, want in cases:
+        assert evaluate(expr, scope) == want, expr
+
+
+def test_draw_steps_each_choice_and_when(tmp_path):
+    spec = {
+        "family": "selection",
+        "params": {"n": {"type": "integer", "minimum": 1, "default": 4}},
+        "draws": [
+            {"let": "words", "distinct_tokens": "$n"},
+            {"let": "pick", "choice": "$words"},
+            {"let": "pairs", "each": {"over": "$words", "as": "w", "result": ["$w", "$pick"]}},
+            {"let": "never", "when": False, "randint": [0, 9], "otherwise": -1},
+        ],
+        "slots": {
+            "words": {"join": "$words"},
+            "pick": "$pick",
+            "same": {"count": {"flatten": "$pairs"}},
+            "never": "$never",
+        },
+        "rule": {"index": [{"words": "$words"}, 0]},
+        "prompt": "{words} {pick}",
+    }
+    template = template_from_spec(spec, name="picker")
+    maker = SampleMaker(template, "picker", template.resolve({"n": 5}), 0, tokens())
+    for i in range(20):
+        slots = maker.record(i)["slots"]
+        words = slots["words"].split()
+        assert len(set(words)) == 5 and slots["pick"] in words
+        assert slots["same"] == 10 and slots["never"] == -1
+        assert slots["answer"] == words[0]
+
+
+def test_the_documented_example_spec_works():
+    text = (ROOT / "docs" / "automatic-templates.md").read_text()
+    block = text.split("### The format", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    template = template_from_spec(yaml.safe_load(block))
+    maker = SampleMaker(template, template.name, template.resolve(), 0, tokens())
+    for i in range(10):
+        slots = maker.record(i)["slots"]
+        assert slots["answer"].split() == slots["words"].split()[::-1]
+        assert 3 <= len(slots["words"].split()) <= 8

@@ -40,7 +40,9 @@ def build_jobs(templates: list[str], total: int, raw_params: list[tuple[str, Any
 
 
 def generate_command(
-    templates: Annotated[list[str], typer.Argument(help="Template names (or plugin:name).")],
+    templates: Annotated[
+        list[str], typer.Argument(help="Template names (plugin:name; a .yaml/.json spec file).")
+    ],
     n: Annotated[
         int, typer.Option("-n", "--n", min=1, max=MAX_INTEGER, help="Samples in all, split evenly.")
     ],

@@ -18,7 +18,7 @@ from cookbook.registry import get_registry
 
 
 def preview(
-    template: Annotated[str, typer.Argument(help="Template name (or plugin:name).")],
+    template: Annotated[str, typer.Argument(help="Template name (plugin:name; a spec file).")],
     n: Annotated[int, typer.Option("-n", "--n", min=1, max=1000, help="How many samples.")] = 3,
     seed: Annotated[int, typer.Option(min=0, max=MAX_INTEGER, help="Random seed.")] = 0,
     param: Annotated[

@@ -150,7 +150,7 @@ def use_generations(scored: Scored, path: Path) -> None:
 
 
 def score_command(
-    template: Annotated[str, typer.Argument(help="Template name (or plugin:name).")],
+    template: Annotated[str, typer.Argument(help="Template name (plugin:name; a spec file).")],
     data: Annotated[
         Path, typer.Option("--data", help="Samples JSONL/Parquet, or the task's data path.")
     ],
