@@ -115,6 +115,12 @@ def test_a_plugin_package_folder_is_checked_through_its_entry_point():
     assert report.templates == ["shout"]
 
 
+def test_a_packages_init_module_is_checked_with_its_relative_imports():
+    report = check("good_package/shout_plugin/__init__.py")
+    assert report.accepted, report.text()
+    assert report.templates == ["shout"]
+
+
 def test_a_package_without_a_cookbook_entry_point_is_refused(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "0"\n')
     report = check_template(tmp_path, samples=FEW)

@@ -78,8 +78,16 @@ def _load_spec(path: Path) -> Loaded:
 
 
 def _import_file(path: Path) -> tuple[Any, str]:
-    name = f"cookbook_candidate_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    """Import a module file; a package's ``__init__.py`` as that package (so its relative
+    imports work), under a name of its own."""
+    if path.name == "__init__.py":
+        name = f"cookbook_candidate_{path.parent.name}"
+        spec = importlib.util.spec_from_file_location(
+            name, path, submodule_search_locations=[str(path.parent)]
+        )
+    else:
+        name = f"cookbook_candidate_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise CandidateError(f"{path.name}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
