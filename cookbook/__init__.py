@@ -86,6 +86,15 @@ def load_spec(source: Any) -> dict[str, Any]:
     return load(source)
 
 
+def spec_schema() -> dict[str, Any]:
+    """The JSON Schema of template specs (``schemas/template_spec.schema.json``), a fresh copy."""
+    import copy
+
+    from cookbook.specs.loader import spec_schema as schema
+
+    return copy.deepcopy(schema())
+
+
 def template_from_spec(source: Any, *, name: str | None = None) -> Template:
     """The ``Template`` a template spec (file path or mapping) describes; see ``cookbook.specs``."""
     from cookbook.specs import template_from_spec as make
@@ -101,6 +110,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "load_dataset",
     "load_spec",
+    "spec_schema",
     "template_from_spec",
     "KINDS",
     "REQUIRED",

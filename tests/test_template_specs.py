@@ -211,6 +211,7 @@ def test_the_shipped_schema_lists_every_primitive():
     assert set(steps) - {"let", "when", "otherwise"} == set(STEP_KINDS)
     assert sorted(schema["properties"]["scorer"]["anyOf"][0]["enum"]) == sorted(SCORERS)
     assert cookbook.load_spec is load_spec
+    assert cookbook.spec_schema() == schema and cookbook.spec_schema() is not schema
 
 
 def test_a_spec_file_is_a_template_name_for_generate_and_score(tmp_path):
