@@ -109,6 +109,26 @@ def test_a_syntax_error_is_refused_with_its_line(tmp_path):
     assert "importing broken.py failed: SyntaxError at broken.py, line 3" in report.problems[0]
 
 
+def test_a_prompt_that_gives_the_answer_away_or_shows_no_input_is_refused(tmp_path):
+    module = tmp_path / "prompts.py"
+    module.write_text(
+        "from cookbook import template\n\n\n"
+        "def rule(slots):\n"
+        '    return slots["words"].split()[0]\n\n\n'
+        '@template(family="search", prompt="{words} is {answer}", rule=rule)\n'
+        "def leaks(rng, tokens):\n"
+        '    return {"words": " ".join(tokens.draw(rng, 3))}\n\n\n'
+        '@template(family="search", prompt="Answer:", rule=rule, slots=("words", "answer"))\n'
+        "def blind(rng, tokens):\n"
+        '    return {"words": " ".join(tokens.draw(rng, 3))}\n'
+    )
+    report = check_template(module, samples=FEW)
+    assert report.templates == ["leaks", "blind"]
+    problems = "\n".join(report.problems)
+    assert "template 'leaks': its prompt format '{words} is {answer}' shows the output" in problems
+    assert "template 'blind': its prompt format 'Answer:' shows none of its input" in problems
+
+
 def test_a_plugin_package_folder_is_checked_through_its_entry_point():
     report = check("good_package")
     assert report.accepted, report.text()

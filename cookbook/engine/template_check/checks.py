@@ -153,6 +153,12 @@ def _check_form(
             f"template {name!r}: its prompt format {prompt_format!r} shows the output slot"
             f" {{{output}}}, so the answer is given away in the question"
         )
+    elif isinstance(prompt_format, str) and not format_fields(prompt_format):
+        out.problems.append(
+            f"template {name!r}: its prompt format {prompt_format!r} shows none of its input"
+            " slots, so the answer cannot be worked out from the prompt: name them in it, as"
+            " {words}"
+        )
     if isinstance(completion_format, str) and output not in format_fields(completion_format):
         out.problems.append(
             f"template {name!r}: its completion format {completion_format!r} does not show the"
