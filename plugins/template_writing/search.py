@@ -52,6 +52,9 @@ class Shape:
     lengths: dict[str, tuple[int, int]]
     yes_no: bool
     attributes: int
+    #: Share of Yes answers (Yes/No records), and words per attribute value (median, max).
+    yes_share: float = 0.5
+    value_words: tuple[int, int] = (1, 4)
 
 
 def search_specs(
@@ -133,7 +136,9 @@ def describe(usable: list[tuple[dict[str, Any], list[str]]]) -> Shape:
         lengths[name] = (max(1, min(counts)), max(1, max(counts)))
     yes_no = all(a.strip().lower() in _YES_NO for _, answers in usable for a in answers)
     attributes = _attribute_count(usable, names)
-    return Shape(tuple(names), lengths, yes_no, attributes)
+    firsts = [answers[0].strip().lower() for _, answers in usable]
+    yes_share = round(firsts.count("yes") / len(firsts), 2)
+    return Shape(tuple(names), lengths, yes_no, attributes, yes_share, _value_words(usable, names))
 
 
 def _attribute_count(usable: list[tuple[dict[str, Any], list[str]]], names: list[str]) -> int:
@@ -142,6 +147,23 @@ def _attribute_count(usable: list[tuple[dict[str, Any], list[str]]], names: list
         return 0
     counts = [str(slots.get(names[0], "")).count(": ") for slots, _ in usable]
     return int(statistics.median(counts)) if counts else 0
+
+
+def _value_words(
+    usable: list[tuple[dict[str, Any], list[str]]], names: list[str]
+) -> tuple[int, int]:
+    """Words per attribute value in the records' first slot: (median, 90th percentile)."""
+    if not names:
+        return (1, 4)
+    counts = sorted(
+        len(part.split(": ", 1)[1].split())
+        for slots, _ in usable
+        for part in str(slots.get(names[0], "")).split(". ")
+        if ": " in part
+    )
+    if not counts:
+        return (1, 4)
+    return max(1, counts[len(counts) // 2]), max(1, counts[(len(counts) * 9) // 10])
 
 
 def candidates(shape: Shape) -> list[dict[str, Any]]:
@@ -301,6 +323,10 @@ def _span_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
 def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
     left, right, op, threshold = (choices[n] for n in ("left", "right", "op", "threshold"))
     attributes = min(max(shape.attributes, 1), 10)
+    max_value = min(max(shape.value_words[1], 1), 20)
+    positives = min(max(shape.yes_share, 0.05), 0.95)
+    want_yes = {"eq": ["$want", "Yes"]}
+    perturbed = {"or": [want_yes, "$hard"]}
     return {
         "family": "comparison",
         "description": (
@@ -308,9 +334,14 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
             " (found by alignment-guided search)."
         ),
         "params": {
-            "attributes": {"type": "integer", "minimum": 1, "default": attributes},
+            "attributes": {"type": "integer", "minimum": 1, "maximum": 100, "default": attributes},
+            "min_value": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1},
+            "max_value": {"type": "integer", "minimum": 1, "maximum": 100, "default": max_value},
             "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": threshold},
+            "positives": {"type": "number", "minimum": 0, "maximum": 1, "default": positives},
+            "hard_negatives": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
         },
+        # entity_matching's generator (examples/specs/entity_matching.yaml) over this rule
         "draws": [
             {"let": "names", "distinct_tokens": "$attributes"},
             {
@@ -318,15 +349,58 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
                 "each": {
                     "over": "$names",
                     "steps": [
-                        {"let": "n", "randint": [1, 4]},
+                        {
+                            "let": "n",
+                            "randint": ["$min_value", {"max": ["$min_value", "$max_value"]}],
+                        },
                         {"let": "value", "tokens": "$n"},
                     ],
                     "result": "$value",
                 },
             },
             {"let": "size", "value": {"count": {"flatten": "$values"}}},
-            {"let": "edits", "randint": [0, "$size"]},
-            {"let": "other", "edit": ["$values", "$edits"]},
+            {"let": "draw", "random": True},
+            {"let": "want", "value": {"if": [{"lt": ["$draw", "$positives"]}, "Yes", "No"]}},
+            {"let": "draw", "when": {"eq": ["$want", "No"]}, "random": True},
+            {
+                "let": "hard",
+                "value": {"and": [{"eq": ["$want", "No"]}, {"lt": ["$draw", "$hard_negatives"]}]},
+            },
+            {"let": "allowed", "value": {"int": {"mul": ["$size", {"sub": [1, "$threshold"]}]}}},
+            {
+                "repeat": {
+                    "times": 32,
+                    "steps": [
+                        {"let": "edits", "when": want_yes, "randint": [0, "$allowed"]},
+                        {
+                            "let": "edits",
+                            "when": {"and": [{"not": want_yes}, "$hard"]},
+                            "randint": [{"add": ["$allowed", 1]}, "$size"],
+                        },
+                        {"let": "other", "when": perturbed, "edit": ["$values", "$edits"]},
+                        {
+                            "let": "other",
+                            "when": {"not": perturbed},
+                            "each": {
+                                "over": "$values",
+                                "steps": [{"let": "value", "tokens": {"count": "$item"}}],
+                                "result": "$value",
+                            },
+                        },
+                    ],
+                    "until": {
+                        "eq": [
+                            {
+                                "rule": {
+                                    left: {"record": ["$names", "$values"]},
+                                    right: {"record": ["$names", "$other"]},
+                                }
+                            },
+                            "$want",
+                        ]
+                    },
+                }
+            },
         ],
         "slots": {
             left: {"record": ["$names", "$values"]},
