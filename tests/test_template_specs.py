@@ -327,3 +327,13 @@ def test_the_documented_example_spec_works():
         slots = maker.record(i)["slots"]
         assert slots["answer"].split() == slots["words"].split()[::-1]
         assert 3 <= len(slots["words"].split()) <= 8
+
+
+@pytest.mark.parametrize("path", sorted(SPECS.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_spec_loads_and_its_samples_follow_its_rule(path):
+    template = template_from_spec(path)
+    maker = SampleMaker(template, template.name, template.resolve(), 0, tokens())
+    records = [maker.record(i) for i in range(30)]
+    slots = [{k: v for k, v in r["slots"].items() if k != template.output} for r in records]
+    answers = [r["slots"][template.output] for r in records]
+    assert alignment_scores(template, slots, answers) == [1.0] * 30
