@@ -196,12 +196,10 @@ def _compare_processes(check: ChildRun, again: ChildRun, report: CheckReport) ->
         if differs is None and len(other) != len(hashes):
             differs = min(len(other), len(hashes))
         if differs is not None:
-            shown = (mine.get("lines") or [""])[differs : differs + 1] or [""]
-            theirs_shown = (theirs.get("lines") or [""])[differs : differs + 1] or [""]
             report.problems.append(
                 f"template {name!r} is not deterministic: sample {differs} (seed 0) differs"
-                f" between two separate Python processes (first: {shown[0][:300]}; second:"
-                f" {theirs_shown[0][:300]}): something depends on the process, such as hash()"
+                f" between two separate Python processes (first: {_line(mine, differs)}; second:"
+                f" {_line(theirs, differs)}): something depends on the process, such as hash()"
                 " of a string, the order of a set, id(), the time or the random module; draw"
                 " every random choice from the rng argument and sort sets before choosing"
             )
@@ -209,3 +207,11 @@ def _compare_processes(check: ChildRun, again: ChildRun, report: CheckReport) ->
         report.passed.append(
             f"template {name!r}: two separate processes make the same {len(hashes)} samples"
         )
+
+
+def _line(outcome: dict[str, Any], index: int) -> str:
+    """Sample ``index`` as one process made it (clipped), or its hash past the lines sent."""
+    lines, hashes = outcome.get("lines") or [], outcome.get("hashes") or []
+    if index < len(lines):
+        return lines[index][:300]
+    return f"a sample with hash {hashes[index]}" if index < len(hashes) else "no sample"

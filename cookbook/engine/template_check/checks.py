@@ -18,6 +18,8 @@ from cookbook.engine.template_check.candidate import describe
 
 #: Samples compared for determinism within the process and across seeds.
 REPEATS = 50
+#: Samples whose (clipped) lines go back to the parent, to show where two processes differ.
+SHOWN = 1000
 _PERFECT = 1.0 - 1e-9
 _GENERATOR_HINT = (
     "a generator is called as fn(rng, tokens, **params) and returns a dict of input slots;"
@@ -126,7 +128,7 @@ def check_samples(
     except SampleFailure as exc:
         out.problems.append(f"template {name!r}: {exc}")
         return None
-    out.lines = [line[:400] for line in lines]
+    out.lines = [line[:400] for line in lines[:SHOWN]]
     out.hashes = [hashlib.sha256(line.encode()).hexdigest()[:16] for line in lines]
     records = [json.loads(line) for line in lines]
     before = len(out.problems)

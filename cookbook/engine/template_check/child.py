@@ -152,7 +152,7 @@ def _fingerprint(
         return
     import hashlib
 
-    out.lines = [line[:400] for line in lines]
+    out.lines = [line[:400] for line in lines[: checks.SHOWN]]
     out.hashes = [hashlib.sha256(line.encode()).hexdigest()[:16] for line in lines]
 
 

@@ -236,6 +236,8 @@ def python_roots() -> list[str]:
     for name in ("cookbook", "cookbook_plugins"):
         module = sys.modules.get(name)
         spec = getattr(module, "__spec__", None)
-        for location in getattr(spec, "submodule_search_locations", None) or []:
-            roots.append(os.path.dirname(location))
+        # the folder it is installed in (site-packages, or an editable install's source tree,
+        # where Cookbook's data files such as schemas/ live too)
+        locations = getattr(spec, "submodule_search_locations", None) or []
+        roots.extend(os.path.dirname(p) for p in locations)
     return [r for r in roots if r and os.path.isabs(r)]
