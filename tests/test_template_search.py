@@ -108,5 +108,7 @@ def test_the_search_is_deterministic_and_reports_each_spec_it_evaluates():
 def test_records_without_answers_or_a_bad_budget_are_clear_errors():
     with pytest.raises(CookbookError, match="non-empty answer"):
         search_specs([TaskRecord(id="1", slots={"a": "x y"}, answers=[" "])])
+    with pytest.raises(CookbookError, match="Yes/No answers need two text slots"):
+        search_specs([TaskRecord(id="1", slots={"a": "x y", "n": 3}, answers=["Yes"])])
     with pytest.raises(CookbookError, match="budget"):
         search_specs([TaskRecord(id="1", slots={"a": "x y"}, answers=["x"])], budget=0)

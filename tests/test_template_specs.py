@@ -337,3 +337,22 @@ def test_every_shipped_spec_loads_and_its_samples_follow_its_rule(path):
     slots = [{k: v for k, v in r["slots"].items() if k != template.output} for r in records]
     answers = [r["slots"][template.output] for r in records]
     assert alignment_scores(template, slots, answers) == [1.0] * 30
+
+
+def test_a_spec_cannot_ask_for_unbounded_work():
+    base = {"family": "search", "slots": {"w": {"join": "$w"}}, "rule": "$w", "prompt": "{w}"}
+    huge = {**base, "draws": [{"let": "w", "tokens": {"mul": [1000, 1000, 1000]}}]}
+    forever = {
+        **base,
+        "draws": [
+            {"let": "w", "tokens": 1},
+            {"repeat": {"times": 10**9, "steps": [{"let": "w", "tokens": 1}]}},
+        ],
+    }
+    for spec, fragment in ((huge, "'tokens': of must be"), (forever, "'repeat': times must be")):
+        template = template_from_spec(spec, name="greedy")
+        maker = SampleMaker(template, "greedy", template.resolve(), 0, tokens())
+        with pytest.raises(
+            CookbookError, match=f"template 'greedy' failed on sample 0: .*{fragment}"
+        ):
+            maker.record(0)

@@ -54,6 +54,10 @@ STEP_KINDS: dict[str, StepKind] = {
         "run steps up to 'times' times, stopping once 'until' is true",
     ),
 }
+#: The most tokens one step may draw or edit, and the most times a ``repeat`` may run: a spec
+#: runs no code, and these bounds keep what it can ask for finite.
+MAX_TOKENS = 1_000_000
+MAX_REPEAT = 10_000
 #: Keys of a step besides its operation.
 STEP_KEYS = ("let", "when", "otherwise")
 
@@ -102,6 +106,14 @@ def _run(
     def arg(name: str) -> Any:
         return evaluate(args[name], scope, rule)
 
+    def size(name: str, most: int = MAX_TOKENS) -> int:
+        value = arg(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+            raise ValueError(
+                f"{kind!r}: {name} must be a whole number from 0 to {most:,}, not {value!r}"
+            )
+        return value
+
     if kind == "value":
         return arg("of")
     if kind == "randint":
@@ -113,13 +125,13 @@ def _run(
     if kind == "choice":
         return rng.choice(arg("of"))
     if kind == "tokens":
-        return tokens.draw(rng, arg("of"))
+        return tokens.draw(rng, size("of"))
     if kind == "distinct_tokens":
-        return tokens.distinct(rng, arg("of"))
+        return tokens.distinct(rng, size("of"))
     if kind == "noise":
         return noisy(rng, tokens, list(arg("of")), arg("rate"))
     if kind == "edit":
-        return edited(rng, tokens, arg("values"), arg("edits"))
+        return edited(rng, tokens, arg("values"), size("edits"))
     if kind == "each":
         results = []
         for item in arg("over"):
@@ -129,7 +141,7 @@ def _run(
             results.append(evaluate(args["result"], inner, rule))
         return results
     if kind == "repeat":
-        for _ in range(arg("times")):
+        for _ in range(size("times", MAX_REPEAT)):
             run_steps(args["steps"], scope, rng, tokens, rule)
             if "until" in args and evaluate(args["until"], scope, rule):
                 break

@@ -75,9 +75,10 @@ def search_specs(
     shape = describe(usable)
     space = candidates(shape)
     if not space:
+        need = "two text slots to compare" if shape.yes_no else "a text slot"
         raise CookbookError(
-            "no spec fits these records: they need at least one text slot"
-            f" (slots: {', '.join(sorted(usable[0][0])) or 'none'})"
+            f"no spec fits these records: {'Yes/No' if shape.yes_no else 'text'} answers need"
+            f" {need} (text slots: {', '.join(shape.slots) or 'none'})"
         )
     rng = random.Random(seed)
     order = list(space)
