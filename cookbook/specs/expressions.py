@@ -333,10 +333,3 @@ def operator_problems(expr: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple
         if problem:
             return [((*path, op_name), problem)]
     return [p for child, at in _children(expr, path) for p in operator_problems(child, at)]
-
-
-def uses_rule(expr: Any) -> bool:
-    """Whether ``expr`` calls the spec's rule."""
-    if isinstance(expr, dict) and len(expr) == 1 and "rule" in expr:
-        return True
-    return any(uses_rule(child) for child, _ in _children(expr, ()))

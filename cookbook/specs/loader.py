@@ -276,6 +276,7 @@ def _draw_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
 
 
 def _drawn_names(data: dict[str, Any]) -> set[str]:
+    """The parameters and every name the draw steps bind (their problems were reported)."""
     bound = set(data.get("params") or {})
     _step_problems(data.get("draws") or [], bound, ("draws",))
     return bound
