@@ -1,4 +1,5 @@
-"""The check's child process: ``python -I -B -m cookbook.engine.template_check.child CONFIG``.
+"""The check's child process: ``python -I -B -c BOOTSTRAP CONFIG [IMPORT_ROOT ...]`` (see
+``sandbox``), which calls ``main``.
 
 It imports what the checks need, sets its resource limits and audit hook, and only then
 imports the candidate. It reports on its standard output, one JSON object a line (``stage``,

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHILD = "cookbook.engine.template_check.child"
+#: The child's first line: the folders Cookbook was imported from here go at the end of its
+#: ``sys.path`` (``-I`` leaves out user site-packages and ``PYTHONPATH``, where it may live).
+_BOOTSTRAP = (
+    "import sys; sys.path += sys.argv[2:]; "
+    "from cookbook.engine.template_check.child import main; sys.exit(main(sys.argv[:2]))"
+)
 #: What the child's environment holds: nothing from the caller's (no keys, no proxies).
 _ENVIRONMENT = {
     "LANG": "C.UTF-8",
@@ -64,7 +69,7 @@ class Child:
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             env = {**_ENVIRONMENT, "HOME": str(work), "TMPDIR": str(work)}
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-B", "-m", CHILD, str(config_path)],
+                [sys.executable, "-I", "-B", "-c", _BOOTSTRAP, str(config_path), *import_roots()],
                 cwd=work,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -93,6 +98,19 @@ class Child:
         """Kill the child's whole process group (it may have started nothing, but be sure)."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def import_roots() -> list[str]:
+    """The folders this process imports Cookbook from, and user site-packages when enabled:
+    what a child started with ``-I`` may lack."""
+    import site
+
+    import cookbook
+
+    roots = [os.path.dirname(p) for p in cookbook.__path__]
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        roots.append(site.getusersitepackages())
+    return list(dict.fromkeys(roots))
 
 
 def run_children(
