@@ -162,6 +162,7 @@ def _set(path: list, value):
         (_set(["params", "k", "default"], 0), ["params.k.default", "minimum of 1"]),
         (_set(["slots", "answer"], "$words"), ["slots.answer", "output slot"]),
         (_set(["rule"], {"join": "$words"}), ["rule.join", "$words is not defined"]),
+        (_set(["rule"], {"rule": {"document": "$document"}}), ["rule: the rule cannot use itself"]),
         (_set(["prompt"], "Context: {doc}"), ["prompt", "{doc} is not a slot"]),
         (_set(["scorer", "widow"], 3), ["scorer.widow", "no argument 'widow'"]),
         (_set(["scorer"], "exactly"), ["scorer", "is not valid"]),

@@ -333,3 +333,11 @@ def operator_problems(expr: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple
         if problem:
             return [((*path, op_name), problem)]
     return [p for child, at in _children(expr, path) for p in operator_problems(child, at)]
+
+
+def operator_paths(expr: Any, name: str, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The JSON paths where ``expr`` uses operator ``name``."""
+    here = [path] if isinstance(expr, dict) and len(expr) == 1 and name in expr else []
+    return here + [
+        p for child, at in _children(expr, path) for p in operator_paths(child, name, at)
+    ]

@@ -17,7 +17,7 @@ from typing import Any
 from cookbook.contract.errors import CookbookError, did_you_mean
 from cookbook.contract.params import validation_errors
 from cookbook.contract.templates import format_fields
-from cookbook.specs.expressions import operator_problems, references
+from cookbook.specs.expressions import operator_paths, operator_problems, references
 from cookbook.specs.scorers import SCORERS
 from cookbook.specs.steps import STEP_KEYS, STEP_KINDS
 
@@ -208,7 +208,7 @@ def _step_problems(steps: list[Any], bound: set[str], where: Where) -> list[tupl
         operations = [k for k in step if k not in STEP_KEYS]
         if len(operations) != 1:
             found = ", ".join(operations) or "none"
-            return [(at, f"a step has exactly one operation ({found} given)")]
+            return [*problems, (at, f"a step has exactly one operation ({found} given)")]
         kind = operations[0]
         raw = step[kind]
         problems += _check_expression(step.get("when"), bound, (*at, "when"))
@@ -293,6 +293,9 @@ def _slot_problems(data: dict[str, Any]) -> list[tuple[Where, str]]:
         problems += _check_expression(expr, drawn, ("slots", name))
     rule_scope = {*(data.get("params") or {}), *slots}
     problems += _check_expression(data["rule"], rule_scope, ("rule",))
+    problems += [
+        (at, "the rule cannot use itself") for at in operator_paths(data["rule"], "rule", ("rule",))
+    ]
     known = {*slots, output}
     for key in ("prompt", "completion"):
         text = data.get(key, " {answer}" if key == "completion" else "")
