@@ -318,12 +318,15 @@ def test_a_refused_try_is_retried_with_the_checks_problems(scripted, tmp_path):
 
 def test_all_tries_refused_is_one_error_and_nothing_written(scripted, tmp_path):
     scripted.REPLIES[:] = ["I cannot write code.", fenced("def broken(:\n    pass")]
-    out = tmp_path / "package"
+    out, transcript = tmp_path / "package", tmp_path / "tries.jsonl"
     code, output = cli(
         "write-template", "Reverse a few words.", "--writer", "scripted", "--tries", "2",
-        "--samples", "50", "-o", str(out),
+        "--samples", "50", "-o", str(out), "--transcript", str(transcript),
     )  # fmt: skip
     assert code == 1
+    first, second = map(json.loads, transcript.read_text().splitlines())
+    assert first["reply"] == "I cannot write code." and first["report"] is None
+    assert second["messages"] == scripted.SEEN[1] and not second["report"]["accepted"]
     assert "try 1/2: refused" in output and "the reply has no ```python block" in output
     assert "no template was accepted in 2 tries; nothing was written to" in output
     assert "SyntaxError" in output or "syntax" in output.lower()
@@ -372,19 +375,26 @@ def test_written_module_and_spec_packages_install_and_are_listed(scripted, tmp_p
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
-def test_task_records_are_shown_and_their_alignment_reported(scripted, tmp_path):
-    rows = [
-        ("Paris is the capital of France", "What is the capital of France?", "Paris"),
-        ("Rivers flow to the sea", "Where do rivers flow?", "the sea"),
-        ("Honey is what bees make", "What do bees make?", "honey"),
-        ("Owls hunt at night", "When do owls hunt?", "at night"),
-    ]
+QA_ROWS = [
+    ("Paris is the capital of France", "What is the capital of France?", "Paris"),
+    ("Rivers flow to the sea", "Where do rivers flow?", "the sea"),
+    ("Honey is what bees make", "What do bees make?", "honey"),
+    ("Owls hunt at night", "When do owls hunt?", "at night"),
+]
+
+
+def squad_file(path, rows=QA_ROWS):
+    """A SQuAD-format file of (context, question, answer) rows."""
     paragraphs = [
         {"context": c, "qas": [{"id": f"q{i}", "question": q, "answers": [{"text": a}]}]}
         for i, (c, q, a) in enumerate(rows)
     ]
-    data = tmp_path / "qa.json"
-    data.write_text(json.dumps({"data": [{"title": "t", "paragraphs": paragraphs}]}))
+    path.write_text(json.dumps({"data": [{"title": "t", "paragraphs": paragraphs}]}))
+    return path
+
+
+def test_task_records_are_shown_and_their_alignment_reported(scripted, tmp_path):
+    data = squad_file(tmp_path / "qa.json")
     scripted.REPLIES[:] = [fenced(LEAD_WORDS)]
     written = write.write_template(
         "Answer a question about a document.", tmp_path / "p", writer="scripted", samples=50,
@@ -441,3 +451,34 @@ def test_no_key_or_url_leaks_into_the_environment_of_the_check(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     assert "sk-secret" not in json.dumps(get_registry().get("writers", "openai").params.schema)
     assert os.environ["OPENAI_API_KEY"] == "sk-secret"
+
+
+def test_search_writes_the_best_spec_as_a_package(tmp_path):
+    # every answer is the two words after the question's last word in the document
+    rows = [
+        ("the cat sat on the warm mat today", "the cat sat", "on the"),
+        ("we walked along the river bank slowly", "we walked along", "the river"),
+        ("my uncle plays old jazz songs loudly", "my uncle plays", "old jazz"),
+        ("birds sing sweet songs at dawn", "birds sing", "sweet songs"),
+        ("she reads long novels every night", "she reads", "long novels"),
+    ]
+    data = squad_file(tmp_path / "qa.json", rows)
+    out = tmp_path / "searched"
+    code, output = cli(
+        "write-template", "--search", "--examples", str(data), "--task", "squad",
+        "--budget", "40", "--samples", "50", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    [module] = out.glob("cookbook_template_*")
+    spec = module / "spec.yaml"
+    assert spec.is_file() and "template_from_spec(SPEC)" in (module / "__init__.py").read_text()
+    readme = (out / "README.md").read_text()
+    assert "`cookbook write-template --search` over 5 records of the task `squad`" in readme
+    assert "## The search's best specs" in readme and "| spec | alignment |" in readme
+    assert "Task `squad`, 5 records: mean alignment 1.000" in readme
+
+
+def test_search_needs_task_records(tmp_path):
+    code, output = cli("write-template", "--search", "-o", str(tmp_path / "x"))
+    assert code == 1 and "--search needs --examples FILE --task TYPE" in output
+    assert_clean(output)

@@ -6,6 +6,7 @@ model."""
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 from collections.abc import Callable, Mapping
@@ -34,6 +35,18 @@ class Attempt:
     reply: str
     problems: list[str]
     report: Any = None
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The try as one transcript line: what was asked, the reply, the verdict."""
+        return {
+            "try": self.number,
+            "messages": self.messages,
+            "reply": self.reply,
+            "accepted": self.accepted,
+            "problems": self.problems,
+            "report": self.report.to_json() if self.report is not None else None,
+        }
 
     @property
     def accepted(self) -> bool:
@@ -120,10 +133,12 @@ def write_template(
     time_limit: float = 60.0,
     check: Check = default_check,
     on_attempt: Callable[[Attempt], None] | None = None,
+    on_stage: Callable[[int, str], None] | None = None,
 ) -> Written:
     """Ask ``writer`` for a template up to ``tries`` times, each refused try's problems shown
     on the next, and write the first accepted one as a package in ``output``; when none is
-    accepted, one error with the last problems, and nothing written."""
+    accepted, one error with the last problems, and nothing written. ``on_stage(try, what)``
+    is told when a try starts writing and checking; ``on_attempt`` gets each finished try."""
     if tries < 1:
         raise CookbookError(f"--tries must be at least 1, not {tries}")
     scaffold.ensure_free_folder(output)
@@ -137,9 +152,11 @@ def write_template(
     suffix = ".yaml" if spec else ".py"
     with tempfile.TemporaryDirectory(prefix="cookbook-write-") as scratch:
         for number in range(1, tries + 1):
+            if on_stage is not None:
+                on_stage(number, "writing")
             reply = str(component.write(messages, **params))
             source = prompts.extract_source(reply, spec=spec)
-            attempt = Attempt(number, reply, [])
+            attempt = Attempt(number, reply, [], messages=messages)
             if source is None:
                 block = "```yaml block with the spec" if spec else "```python block with the module"
                 attempt.problems = [f"the reply has no {block}"]
@@ -147,6 +164,8 @@ def write_template(
                 path = Path(scratch) / f"try{number}" / f"written_template{suffix}"
                 path.parent.mkdir()
                 path.write_text(source + "\n", encoding="utf-8")
+                if on_stage is not None:
+                    on_stage(number, "checking")
                 attempt.report = check(path, data, samples, time_limit)
                 attempt.problems = list(attempt.report.problems)
                 if attempt.report.accepted:
@@ -266,7 +285,7 @@ def search_template(
     *,
     budget: int | None = None,
     seed: int = 0,
-    limit: int | None = 200,
+    limit: int | None = None,
     name: str | None = None,
     samples: int = 300,
     time_limit: float = 60.0,
@@ -351,6 +370,10 @@ def write_template_command(
     name: Annotated[str | None, Option(help="Plugin name (default: the template's).")] = None,
     samples: Annotated[int, Option(min=1, help="Samples the check scores.")] = 300,
     time_limit: Annotated[float, Option(min=1, help="The check's seconds per run.")] = 60.0,
+    transcript: Annotated[
+        Path | None,
+        Option(help="Write each try (messages, reply, problems) to this JSON-lines file."),
+    ] = None,
 ) -> None:
     """A model writes a template for DESCRIPTION; Cookbook checks it in a sandbox, retries with
     the check's problems, and writes the accepted one as a plugin package (-o DIR)."""
@@ -365,10 +388,14 @@ def write_template_command(
     if search:
         if data is None:
             raise CookbookError("write-template --search needs --examples FILE --task TYPE")
-        written, results = search_template(
-            output, data, budget=budget, seed=seed, name=name, samples=samples,
-            time_limit=time_limit,
-        )  # fmt: skip
+        from cookbook.engine import progress_bar
+        from cookbook_plugins.template_writing.search import DEFAULT_BUDGET
+
+        with progress_bar("searching specs", budget or DEFAULT_BUDGET) as advance:
+            written, results = search_template(
+                output, data, budget=budget, seed=seed, name=name, samples=samples,
+                time_limit=time_limit, progress=advance,
+            )  # fmt: skip
         for result in results[:5]:
             err.print(f"  {result.alignment:.3f}  {result.name}")
         _report(written)
@@ -382,7 +409,14 @@ def write_template_command(
     if endpoint is not None:
         chosen["endpoint"] = endpoint
 
+    if transcript is not None:
+        transcript.parent.mkdir(parents=True, exist_ok=True)
+        transcript.write_text("", encoding="utf-8")
+
     def show(attempt: Attempt) -> None:
+        if transcript is not None:
+            with transcript.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(attempt.to_json(), ensure_ascii=False) + "\n")
         if attempt.accepted:
             err.print(f"[green]try {attempt.number}/{tries}: accepted[/]")
             return
@@ -393,6 +427,7 @@ def write_template_command(
     written = write_template(
         description, output, writer=writer, writer_params=chosen, data=data, tries=tries,
         spec=spec, name=name, samples=samples, time_limit=time_limit, on_attempt=show,
+        on_stage=lambda number, what: err.print(f"try {number}/{tries}: {what}...", style="dim"),
     )  # fmt: skip
     _report(written)
 
