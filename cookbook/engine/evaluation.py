@@ -104,12 +104,25 @@ class EvalModel:
 
 
 def load_eval_model(
-    model: str, adapter: str | None = None, chat_template: bool | str | None = None
+    model: str,
+    adapter: str | None = None,
+    chat_template: bool | str | None = None,
+    *,
+    execution: Mapping[str, Any] | None = None,
+    shards: str | Path | None = None,
 ) -> EvalModel:
     """The model named ``model`` (alias, folder or hub name) with ``adapter`` merged into it.
 
     Prompts go in the chat template as ``chat_template`` says (true, false or ``auto``: when
-    the tokenizer has one); when it is None, as the adapter was trained."""
+    the tokenizer has one); when it is None, as the adapter was trained. When ``execution``
+    (a pipeline's section) asks for Ray, the model is loaded on Ray actors instead, and each
+    pass runs over record shards kept under ``shards`` for a rerun (``ray_eval_model``)."""
+    if execution and execution.get("engine") == "ray":
+        from cookbook.engine.ray_mapping import ray_eval_model
+
+        if shards is None:
+            raise CookbookError(f"model {model!r} on Ray: no folder given for its shards")
+        return ray_eval_model(model, adapter, chat_template, folder=shards, execution=execution)
     from cookbook.engine.inference import use_all_cores
     from cookbook.engine.models import load_model, load_tokenizer, uses_chat_template
 
@@ -233,6 +246,8 @@ def evaluate_task(
     skip: int = 0,
     threshold: float | None = None,
     dev: DevData | None = None,
+    execution: Mapping[str, Any] | None = None,
+    shards: str | Path | None = None,
 ) -> dict[str, Any]:
     """The task's metrics for ``model`` (plus ``adapter``) on the data at ``data``, with the
     alignment statistic of the model's outputs (for choice tasks, of the chosen option).
@@ -242,7 +257,8 @@ def evaluate_task(
     sets False), else as the adapter was trained (chat when the tokenizer has a template).
     The first ``skip`` records are passed over, then ``limit`` are evaluated. A two-choice
     task picks its first choice when that choice's log-likelihood margin is at least
-    ``threshold``, or a threshold fitted on the ``dev`` records (reported as ``threshold``)."""
+    ``threshold``, or a threshold fitted on the ``dev`` records (reported as ``threshold``).
+    ``execution`` and ``shards``: on Ray actors, as ``load_eval_model`` says."""
     registry = get_registry()
     task_obj = registry.get("tasks", task)
     template = None if task_obj.template is None else registry.get("templates", task_obj.template)
@@ -267,7 +283,7 @@ def evaluate_task(
 
     if chat_template is None:
         chat_template = chat_setting(task_obj, read_params)
-    lm = load_eval_model(model, adapter, chat_template)
+    lm = load_eval_model(model, adapter, chat_template, execution=execution, shards=shards)
     if mode == "generate":
         outputs = _generate_outputs(task_obj, records, lm, batch_size, max_new_tokens, progress)
         aligned: list[Any] = list(outputs)
@@ -478,9 +494,12 @@ def evaluate_template(
     batch_size: int = 8,
     progress: bool = True,
     generations_path: str | Path | None = None,
+    execution: Mapping[str, Any] | None = None,
+    shards: str | Path | None = None,
 ) -> dict[str, Any]:
     """How well the model follows ``template``'s rule on ``n`` fresh samples (seed ``seed``):
-    the mean alignment of its generations and the share equal to the rule's answer."""
+    the mean alignment of its generations and the share equal to the rule's answer.
+    ``execution`` and ``shards``: on Ray actors, as ``load_eval_model`` says."""
     from cookbook.engine.inference import stop_for
     from cookbook.engine.samples import SampleMaker
     from cookbook.engine.token_spaces import resolve_token_space
@@ -496,7 +515,7 @@ def evaluate_template(
     answers = [str(s["slots"][template_obj.output]) for s in samples]
     completions = [s["completion"] for s in samples]
 
-    lm = load_eval_model(model, adapter)
+    lm = load_eval_model(model, adapter, execution=execution, shards=shards)
     budget = token_budget(lm.tokenizer, completions)
     stop = stop_for(completions)
     with _progress(f"eval {template}", n, progress) as advance:

@@ -7,11 +7,8 @@ out and redoes the rest; a template that fails names its shard, template and sam
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,10 +16,20 @@ from typing import Any
 from cookbook.contract.errors import CookbookError
 from cookbook.engine import generation
 from cookbook.engine.generation import CHUNK, Chunk, Job, chunks
+from cookbook.engine.ray_shards import (
+    fingerprint,
+    import_ray,
+    ray_error,
+    start_ray,
+    verified_shards,
+    write_manifest,
+)
+from cookbook.engine.ray_shards import (
+    write_shard as write_shard_file,
+)
 
 #: Samples per shard by default (whole chunks of ``CHUNK``).
 SHARD_SIZE = 64 * CHUNK
-NEEDS = "--engine ray needs Ray: pip install 'cookbook-llm[ray]'"
 _ready: tuple | None = None
 
 
@@ -68,7 +75,7 @@ def write_shard(
     """Render shard ``i`` and write it into ``folder`` (shared by the workers); its manifest
     entry. The data never passes through the driver."""
     data, sizes = render_shard(jobs, seed, token_space, shard)
-    return _write_shard(Path(folder), i, data, sizes)
+    return write_shard_file(Path(folder), f"shard-{i:05d}.jsonl", data, chunks=sizes)
 
 
 def _which_sample(chunk: Chunk, exc: Exception) -> str:
@@ -105,19 +112,21 @@ def generate_on_ray(
         raise CookbookError(f"unknown format {fmt!r}; choose one of {choices}")
     if shard_size < 1:
         raise CookbookError(f"shard_size must be at least 1, not {shard_size}")
-    try:
-        import ray
-    except ImportError:
-        raise CookbookError(NEEDS) from None
+    ray = import_ray()
     output = Path(output)
     counts = [j.count for j in jobs]
     generation._init_worker(jobs, seed, token_space)  # unknown templates fail here, at once
     shards = plan_shards(counts, shard_size)
     folder = output.with_name(output.name + ".shards")
-    key = _fingerprint(jobs, seed, token_space, shard_size)
-    done = _verified_shards(folder, key, len(shards))
+    key = fingerprint(
+        [[j.name, j.count, j.params] for j in jobs] + [seed, token_space, shard_size, CHUNK]
+    )
+    done = verified_shards(folder, key, len(shards))
     folder.mkdir(parents=True, exist_ok=True)
-    started = _start_ray(ray, address, num_cpus)
+    from cookbook.engine.ray_mapping import release_ray_models
+
+    release_ray_models()  # a model step's idle actors would hold the CPUs these tasks need
+    started = start_ray(ray, address, num_cpus)
     try:
         render = ray.remote(max_retries=3, retry_exceptions=False)(write_shard)
         for i in done:
@@ -135,9 +144,8 @@ def generate_on_ray(
             try:
                 done[i] = ray.get(ready[0])
             except ray.exceptions.RayTaskError as exc:
-                cause = exc.cause if isinstance(exc.cause, Exception) else exc
-                raise CookbookError(f"shard {i}: {cause}") from None
-            _write_manifest(folder, key, len(shards), done)
+                raise CookbookError(f"shard {i}: {ray_error(ray, exc)}") from None
+            write_manifest(folder, key, len(shards), done)
             if on_progress:
                 on_progress(done[i]["rows"])
     finally:
@@ -146,69 +154,6 @@ def generate_on_ray(
     written = _join(folder, output, fmt, [done[i] for i in range(len(shards))])
     shutil.rmtree(folder)
     return written
-
-
-def _start_ray(ray: Any, address: str | None, num_cpus: int | None) -> bool:
-    """Connect to ``address`` or start a local Ray (workers see this process's import path);
-    whether this call started it (and so shuts it down)."""
-    if ray.is_initialized():
-        return False
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                 runtime_env=env)  # fmt: skip
-    return True
-
-
-def _fingerprint(jobs: Sequence[Job], seed: int, token_space: str, shard_size: int) -> str:
-    text = json.dumps(
-        [[j.name, j.count, j.params] for j in jobs] + [seed, token_space, shard_size, CHUNK],
-        sort_keys=True,
-        default=str,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _verified_shards(folder: Path, key: str, total: int) -> dict[int, dict[str, Any]]:
-    """The shards of an earlier run of the same job whose files have the recorded rows and
-    hash; anything else (another job, a partial or altered shard) is redone."""
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    if manifest.get("key") != key or manifest.get("shards_total") != total:
-        return {}
-    good = {}
-    for name, entry in manifest.get("shards", {}).items():
-        path = folder / entry.get("file", "")
-        try:
-            data = path.read_bytes()
-        except OSError:
-            continue
-        if hashlib.sha256(data).hexdigest() == entry.get("sha256") and data.count(
-            b"\n"
-        ) == entry.get("rows"):
-            good[int(name)] = entry
-    return good
-
-
-def _write_shard(folder: Path, i: int, data: bytes, sizes: list[int]) -> dict[str, Any]:
-    name = f"shard-{i:05d}.jsonl"
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, folder / name)
-    return {"file": name, "rows": sum(sizes), "chunks": sizes,
-            "sha256": hashlib.sha256(data).hexdigest()}  # fmt: skip
-
-
-def _write_manifest(folder: Path, key: str, total: int, done: dict[int, dict]) -> None:
-    text = json.dumps({"key": key, "shards_total": total,
-                       "shards": {str(i): done[i] for i in sorted(done)}}, indent=1)  # fmt: skip
-    tmp = folder / ".manifest.json.tmp"
-    tmp.write_text(text)
-    os.replace(tmp, folder / "manifest.json")
 
 
 def _join(folder: Path, output: Path, fmt: str, entries: list[dict[str, Any]]) -> int:

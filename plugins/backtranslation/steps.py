@@ -9,6 +9,7 @@ Each writes its records as JSONL with provenance into its step folder; the ``tra
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ from cookbook_plugins.backtranslation.segments import (
 #: "with knowledge from web search"; at inference, the seed tag.
 SEED_TAG = "Answer in the style of an AI Assistant."
 AUGMENTED_TAG = "Answer with knowledge from web search."
+#: Where a model step on Ray keeps its record shards until its outputs are written.
+RAY_SHARDS = "ray-shards"
 
 
 @dataclass
@@ -226,9 +229,22 @@ def segments(
 # --- self-augmentation ---------------------------------------------------------------------
 
 
-def _load(model: Any) -> Any:
-    adapter = str(model.adapter) if model.adapter else None
-    return engine.load_eval_model(model.base, adapter)
+def _load(ctx: StepContext, model: Any) -> Any:
+    """The model (the pipeline's base model when None), on Ray actors when the pipeline's
+    ``execution`` says so (record shards under the step folder's ``ray-shards``)."""
+    base, adapter = ctx.pipeline.model, None
+    if model is not None:
+        base, adapter = model.base, str(model.adapter) if model.adapter else None
+    return engine.load_eval_model(
+        base, adapter, execution=ctx.pipeline.execution, shards=ctx.folder / RAY_SHARDS
+    )
+
+
+def _done_on_ray(ctx: StepContext) -> None:
+    """Once the step's outputs are written: its Ray actors stopped, its shards removed."""
+    if ctx.pipeline.execution.get("engine") == "ray":
+        engine.release_ray_models()
+        shutil.rmtree(ctx.folder / RAY_SHARDS, ignore_errors=True)
 
 
 def _generate(
@@ -277,7 +293,7 @@ def self_augment(
     (seeded by the pipeline's seed, so a rerun writes the same)."""
     segments_file = ctx.inputs["segments"].file
     rows = _read_jsonl(segments_file)
-    lm = _load(ctx.inputs["model"])
+    lm = _load(ctx, ctx.inputs["model"])
     texts = [row["text"] for row in rows]
     sampling = {"temperature": temperature, "top_p": top_p, "seed": ctx.pipeline.seed}
     written = _generate(lm, texts, max_new_tokens, batch_size, "write instructions", **sampling)
@@ -289,6 +305,7 @@ def self_augment(
     ]  # fmt: skip
     file = ctx.folder / "candidates.jsonl"
     count = _write_jsonl(file, records)
+    _done_on_ray(ctx)
     ctx.log(f"{count} candidates ({len(rows) - count} empty instructions dropped)")
     return {"candidates": Candidates(file=file, candidates=count)}
 
@@ -352,8 +369,7 @@ def self_curate(
     """The candidates the model rates at or above ``threshold``, as training samples."""
     check_rating_prompt(prompt)
     rows = _read_jsonl(ctx.inputs["candidates"].file)
-    model = ctx.inputs.get("model")
-    lm = _load(model) if model is not None else engine.load_eval_model(ctx.pipeline.model)
+    lm = _load(ctx, ctx.inputs.get("model"))
     prompts = [render_rating_prompt(prompt, r["instruction"], r["output"]) for r in rows]
     what = f"rate (iteration {iteration})"
     if rating == "likelihood":
@@ -375,6 +391,7 @@ def self_curate(
     ]  # fmt: skip
     file = ctx.folder / "samples.jsonl"
     count = _write_jsonl(file, records)
+    _done_on_ray(ctx)
     ctx.log(
         f"kept {count} of {len(rows)} candidates (score >= {threshold}); {kept.below} rated"
         f" lower, {kept.unscored} replies without a score"

@@ -7,6 +7,7 @@ The base model is evaluated too unless ``base: false``; a plot compares them.
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated, Any
 
 import cookbook.engine as engine
@@ -27,6 +28,8 @@ from cookbook import (
 from cookbook_plugins.steps.common import calibration_data, jsonable, needs_model
 
 BASE = "base"
+#: Where evaluation on Ray keeps its record shards until the step's outputs are written.
+RAY_SHARDS = "ray-shards"
 
 
 def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
@@ -160,6 +163,8 @@ def evaluate(
                 generations_path=str(ctx.folder / f"{label}-{task_name}.jsonl"),
                 chat_template=_chat(task, model),
                 dev=calibration_data(task, task.dev_limit),
+                execution=pipeline.execution,
+                shards=ctx.folder / RAY_SHARDS / f"{label}-{task_name}",
             )
             main = result["main_metric"]
             rows.append(
@@ -201,6 +206,8 @@ def evaluate(
                 token_space=pipeline.token_space,
                 batch_size=batch_size,
                 generations_path=str(ctx.folder / f"{label}-{template.name}.jsonl"),
+                execution=pipeline.execution,
+                shards=ctx.folder / RAY_SHARDS / f"{label}-{template.name}",
             )
             rows.append(
                 {
@@ -213,6 +220,9 @@ def evaluate(
                     "result": jsonable(result),
                 }
             )
+    if pipeline.execution.get("engine") == "ray":
+        engine.release_ray_models()
+        shutil.rmtree(ctx.folder / RAY_SHARDS, ignore_errors=True)  # every output is written
     plot = ctx.folder / "comparison.png"
     try:
         engine.plot_comparison(rows, plot)
