@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -174,8 +175,20 @@ def score_command(
     limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N.")] = None,
     show: Annotated[int, typer.Option(min=0, help="Records that do not align to show.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (Ray tasks over record ranges).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="--engine ray: a cluster (auto or HOST:PORT); default: a local Ray."),
+    ] = None,
+    shard_size: Annotated[
+        int, typer.Option(min=1, help="--engine ray: records per Ray task.")
+    ] = 50_000,
 ) -> None:
     """The template alignment statistic: how much outputs follow TEMPLATE's rule (mean, 95% CI)."""
+    if engine not in ("local", "ray"):
+        raise CookbookError(f"--engine {engine}: choose local or ray")
     registry = get_registry()
     tpl = registry.get("templates", template)
     given = dict(parse_params(param))
@@ -197,7 +210,18 @@ def score_command(
         raise CookbookError(f"{data}: no records of template {short(template)} to score{why}")
     if generations is not None:
         use_generations(scored, generations)
-    scores = alignment_scores(tpl, scored.slots, scored.outputs, params, scorer, ids=scored.ids)
+    if engine == "ray":  # the same scores, in record ranges on Ray tasks
+        from cookbook.engine.progress import progress_bar
+        from cookbook.engine.ray_scoring import alignment_scores_on_ray
+
+        bar = nullcontext(None) if as_json else progress_bar("scoring", total=len(scored.ids))
+        with bar as advance:  # --json prints the JSON object alone
+            scores = alignment_scores_on_ray(
+                tpl, scored.slots, scored.outputs, params, scorer, ids=scored.ids,
+                address=address, shard_size=shard_size, on_progress=advance,
+            )  # fmt: skip
+    else:
+        scores = alignment_scores(tpl, scored.slots, scored.outputs, params, scorer, ids=scored.ids)
     summary = summarize(scores)
     source = "generations" if generations else ("gold" if task else "samples")
     report = {

@@ -42,9 +42,15 @@ class _Required:
     def __repr__(self) -> str:
         return "REQUIRED"
 
+    def __reduce__(self) -> str:  # unpickled (in a Ray worker) as this very object
+        return "REQUIRED"
+
 
 class _Unset:
     def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:  # unpickled (in a Ray worker) as this very object
         return "UNSET"
 
 

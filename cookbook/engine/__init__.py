@@ -72,6 +72,7 @@ _EXPORTS = {
         "ray_eval_model",
         "release_ray_models",
     ],
+    "cookbook.engine.ray_scoring": ["alignment_matrix_on_ray", "alignment_scores_on_ray"],
     "cookbook.engine.samples": ["SampleMaker", "read_samples"],
     "cookbook.engine.template_check": ["CheckReport", "check_template"],
     "cookbook.engine.token_spaces": ["resolve_token_space"],

@@ -46,7 +46,14 @@ def score(
     templates = {t.name: registry.get("templates", t.name) for t in ctx.pipeline.templates}
     params = {t.name: t.params for t in ctx.pipeline.templates}
     no_gold: dict[str, int] = {}
-    matrix = engine.alignment_matrix(records, templates, params, no_gold=no_gold)
+    execution = ctx.pipeline.execution
+    if execution.get("engine") == "ray":  # the same matrix, record ranges on Ray tasks
+        matrix = engine.alignment_matrix_on_ray(
+            records, templates, params, no_gold=no_gold, address=execution.get("address"),
+            shard_size=execution.get("score_shard_size", 50_000),
+        )  # fmt: skip
+    else:
+        matrix = engine.alignment_matrix(records, templates, params, no_gold=no_gold)
     for task, skipped in no_gold.items():
         if skipped:
             ctx.log(f"{task}: {skipped} records without a non-empty gold answer skipped")

@@ -90,6 +90,29 @@ def record_alignment(
     return best
 
 
+def scored_records(
+    tasks: Mapping[str, Iterable[TaskRecord]], no_gold: dict[str, int] | None = None
+) -> dict[str, list[TaskRecord]]:
+    """Each task's records that have a non-empty gold answer (``no_gold`` receives how many
+    of each task's had none); a task left with no record is an error."""
+    from cookbook.engine.alignment import gold_answers
+
+    records = {}
+    for task, recs in tasks.items():
+        given = list(recs)
+        records[task] = [r for r in given if gold_answers(r.answers)]
+        if no_gold is not None:
+            no_gold[task] = len(given) - len(records[task])
+        if given and not records[task]:
+            raise CookbookError(
+                f"task {task!r}: none of its {len(given)} records has a non-empty gold answer"
+                " to measure alignment on"
+            )
+        if not records[task]:
+            raise CookbookError(f"task {task!r}: no records to measure alignment on")
+    return records
+
+
 def alignment_matrix(
     tasks: Mapping[str, Iterable[TaskRecord]],
     templates: Mapping[str, Template] | Sequence[Template],
@@ -104,28 +127,16 @@ def alignment_matrix(
     answer are skipped, never scored 0: ``no_gold``, when given, receives how many of each
     task's were (the caller shows it), and a task with no other record is an error.
     """
-    from cookbook.engine.alignment import gold_answers, scoring_function
+    from cookbook.engine.alignment import scoring_function
 
     if not isinstance(templates, Mapping):
         templates = {t.name: t for t in templates}
     params = params or {}
     scorers = {name: scoring_function(t, params.get(name)) for name, t in templates.items()}
     examples = {name: example_slots(t, params.get(name)) for name, t in templates.items()}
-    records = {}
-    for task, recs in tasks.items():
-        given = list(recs)
-        records[task] = [r for r in given if gold_answers(r.answers)]
-        if no_gold is not None:
-            no_gold[task] = len(given) - len(records[task])
-        if given and not records[task]:
-            raise CookbookError(
-                f"task {task!r}: none of its {len(given)} records has a non-empty gold answer"
-                " to measure alignment on"
-            )
+    records = scored_records(tasks, no_gold)
     rows = []
-    for task, recs in records.items():
-        if not recs:
-            raise CookbookError(f"task {task!r}: no records to measure alignment on")
+    for recs in records.values():
         rows.append(
             [
                 statistics.fmean(
