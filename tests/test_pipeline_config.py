@@ -254,3 +254,32 @@ def test_a_key_given_twice_is_an_error_naming_both_lines(tmp_path):
         CookbookError, match=r":9: key 'samples' appears twice in one mapping \(first on line 8\)"
     ):
         load_pipeline(write(tmp_path, text))
+
+
+def test_a_spec_file_is_named_relative_to_the_pipeline_and_seeded_by_its_own_name(tmp_path):
+    """A spec path in a pipeline is read relative to the pipeline's folder (like data paths),
+    and its samples depend on the spec's name, not on how its path was spelt."""
+    spec = Path(__file__).parent.parent / "examples" / "specs" / "document_qa.yaml"
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "qa.yaml").write_text(spec.read_text())
+    (tmp_path / "runs").mkdir()
+    path = tmp_path / "runs" / "pipeline.yaml"
+    path.write_text("name: s\ntemplates: [../specs/qa.yaml]\ngenerate: {samples: 3}\n")
+    [use] = load_pipeline(path).context.templates
+    assert use.name == str((tmp_path / "specs" / "qa.yaml").resolve())
+
+    def slots(name: str, out: Path) -> list[dict]:
+        result = subprocess.run(
+            [sys.executable, "-m", "cookbook", "generate", name, "-n", "3", "-o", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line)["slots"] for line in out.read_text().splitlines()]
+
+    by_relative = slots("specs/qa.yaml", tmp_path / "a.jsonl")
+    by_absolute = slots(str(tmp_path / "specs" / "qa.yaml"), tmp_path / "b.jsonl")
+    by_builtin = slots("document_qa", tmp_path / "c.jsonl")
+    assert by_relative == by_absolute == by_builtin

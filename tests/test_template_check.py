@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import cli
 
 from cookbook import CookbookError
 from cookbook.engine import check_template
-from tests.cli_helpers import cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "written_templates"
 REPO = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import assert_clean, cli
 
 import cookbook
 from cookbook import CookbookError, get_registry, load_spec, template_from_spec
@@ -19,7 +20,6 @@ from cookbook.specs.expressions import OPERATORS
 from cookbook.specs.loader import spec_schema
 from cookbook.specs.scorers import SCORERS
 from cookbook.specs.steps import STEP_KINDS
-from tests.cli_helpers import assert_clean, cli
 
 ROOT = Path(__file__).parent.parent
 SPECS = ROOT / "examples" / "specs"

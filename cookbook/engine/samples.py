@@ -29,7 +29,9 @@ class SampleMaker:
         self.template, self.name, self.params = template, name, dict(params)
         self.seed, self.tokens = seed, tokens
         seeding = template.params.seeding_values(self.params)
-        self._keys = KeyMaker(seed, f"{name}\x00{tokens.name}", seeding)
+        # keyed by the template's own name: a spec file's samples do not depend on the path
+        # it was named by, nor a plugin-qualified name's on the qualifier
+        self._keys = KeyMaker(seed, f"{template.name}\x00{tokens.name}", seeding)
         self._id_prefix = f"{name}-{seed}-"
         self._make = template.bind(self.params)
         self._prompt = self.params.get("prompt", template.prompt)

@@ -185,12 +185,26 @@ def load_pipeline(
     data = apply_overrides(data, overrides or [])
     templates = data.get("templates")
     if isinstance(templates, list):
-        data["templates"] = [{"name": t} if isinstance(t, str) else t for t in templates]
+        data["templates"] = [
+            _spec_relative({"name": t} if isinstance(t, str) else t, path.parent)
+            for t in templates
+        ]
     checker = _Checker(data, registry, path.parent)
     pipeline = checker.pipeline(path)
     if checker.errors:
         raise CookbookError(_report(path, lines, checker.errors))
     return pipeline
+
+
+def _spec_relative(entry: Any, base: Path) -> Any:
+    """A template entry whose name is a spec file relative to the pipeline's folder, named by
+    its absolute path (like every other path in a pipeline)."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not name.endswith((".yaml", ".yml", ".json")):
+        return entry
+    if Path(name).is_absolute() or not (base / name).is_file():
+        return entry
+    return {**entry, "name": str((base / name).resolve())}
 
 
 def _report(path: Path, lines: dict, errors: list[Problem]) -> str:
