@@ -1,6 +1,7 @@
 """Generation on a real local Ray: the same bytes as the local engine, shards that survive an
 interrupted run (verified before reuse, a partial one redone), a worker killed mid-shard
-retried, and a failing template reported with its shard and sample index."""
+retried, a failing template reported with its shard and sample index, and JSONL or Parquet
+shards kept as the output, a folder ``datasets.load_dataset`` reads."""
 
 from __future__ import annotations
 
@@ -169,3 +170,26 @@ def test_a_pipeline_generates_on_ray_with_the_same_samples(local_ray, tmp_path):
         bad.write_text("name: x\ntemplates: [document_qa]\nexecution: {engine: spark}\n"
                        "generate: {samples: 3}\n")  # fmt: skip
         load_pipeline(bad)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_kept_shards_are_the_output_and_load_with_datasets(local_ray, tmp_path, fmt):
+    datasets = pytest.importorskip("datasets")
+    work = jobs(("document_qa", 2500), ("retrieval", 2000))
+    generate(work, 5, tmp_path / f"local.{fmt}", workers=1, fmt=fmt)
+    out = tmp_path / "shards"
+    assert rg.generate_on_ray(work, 5, out, fmt=fmt, shard_size=2048, keep_shards=True) == 4500
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["manifest.json"] + [f"train-{i:05d}-of-00003.{fmt}" for i in range(3)]
+    if fmt == "jsonl":  # the shards end to end are the local engine's file
+        joined = b"".join((out / name).read_bytes() for name in files[1:])
+        assert joined == (tmp_path / "local.jsonl").read_bytes()
+    kept = datasets.load_dataset(str(out), split="train")
+    builder = "parquet" if fmt == "parquet" else "json"
+    local = datasets.load_dataset(builder, data_files=str(tmp_path / f"local.{fmt}"), split="train")
+    assert kept.num_rows == 4500 and kept["id"] == local["id"]
+    assert kept["prompt"] == local["prompt"]
+    again = out / files[2]
+    before = again.stat().st_mtime_ns
+    rg.generate_on_ray(work, 5, out, fmt=fmt, shard_size=2048, keep_shards=True)
+    assert again.stat().st_mtime_ns == before  # verified and reused, not rewritten

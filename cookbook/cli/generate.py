@@ -68,12 +68,21 @@ def generate_command(
     shard_size: Annotated[
         int, typer.Option(min=1, help="--engine ray: samples per shard.")
     ] = 131_072,
+    keep_shards: Annotated[
+        bool,
+        typer.Option(
+            help="--engine ray: OUTPUT is a folder of shards (train-NNNNN-of-MMMMM in --format,"
+            " with manifest.json), kept as they are: no join, no second write."
+        ),
+    ] = False,
 ) -> None:
     """Generate N samples of TEMPLATES to a JSONL or Parquet file, identical for any --workers
     and for either engine."""
     jobs = build_jobs(templates, n, parse_params(param))
     if engine not in ("local", "ray"):
         raise CookbookError(f"--engine {engine}: choose local or ray")
+    if keep_shards and engine != "ray":
+        raise CookbookError("--keep-shards applies to --engine ray only")
     with progress_bar("generating", total=n) as advance:
         if engine == "ray":
             from cookbook.engine.ray_generation import generate_on_ray
@@ -81,6 +90,7 @@ def generate_command(
             written = generate_on_ray(
                 jobs, seed, output, token_space=tokens, fmt=fmt, address=address,
                 shard_size=shard_size, num_cpus=workers, on_progress=advance,
+                keep_shards=keep_shards,
             )  # fmt: skip
         else:
             written = generate(

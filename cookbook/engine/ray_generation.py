@@ -20,6 +20,7 @@ from cookbook.engine.ray_shards import (
     fingerprint,
     import_ray,
     ray_error,
+    shard_entry,
     start_ray,
     verified_shards,
     write_manifest,
@@ -70,12 +71,32 @@ def render_shard(
 
 
 def write_shard(
-    jobs: Sequence[Job], seed: int, token_space: str, shard: list[Chunk], folder: str, i: int
+    jobs: Sequence[Job],
+    seed: int,
+    token_space: str,
+    shard: list[Chunk],
+    folder: str,
+    i: int,
+    name: str | None = None,
+    fmt: str = "jsonl",
 ) -> dict[str, Any]:
-    """Render shard ``i`` and write it into ``folder`` (shared by the workers); its manifest
+    """Render shard ``i`` and write it into ``folder`` (shared by the workers) as ``name``,
+    JSONL or Parquet (a row group per chunk, as the local engine writes); its manifest
     entry. The data never passes through the driver."""
     data, sizes = render_shard(jobs, seed, token_space, shard)
-    return write_shard_file(Path(folder), f"shard-{i:05d}.jsonl", data, chunks=sizes)
+    name = name or f"shard-{i:05d}.jsonl"
+    if fmt == "jsonl":
+        return write_shard_file(Path(folder), name, data, chunks=sizes)
+    writer = generation._Writer(Path(folder) / name, fmt)
+    lines, start, ok = data.splitlines(keepends=True), 0, False
+    try:
+        for size in sizes:
+            writer.write(b"".join(lines[start : start + size]))
+            start += size
+        ok = True
+    finally:
+        writer.close(ok)
+    return shard_entry(Path(folder) / name, chunks=sizes)
 
 
 def _which_sample(chunk: Chunk, exc: Exception) -> str:
@@ -103,10 +124,15 @@ def generate_on_ray(
     shard_size: int = SHARD_SIZE,
     num_cpus: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    keep_shards: bool = False,
 ) -> int:
     """Write every job's samples to ``output`` with Ray tasks; the same bytes as
     ``generation.generate``. ``address``: a running cluster (``auto`` or ``HOST:PORT``);
-    without one a local Ray is started. Completed shards survive a killed run."""
+    without one a local Ray is started. Completed shards survive a killed run.
+
+    With ``keep_shards``, ``output`` is a folder and the shards are the output (no join, no
+    second write): ``train-NNNNN-of-MMMMM.jsonl`` or ``.parquet`` beside ``manifest.json``,
+    a folder ``datasets.load_dataset`` reads as one train split, in the samples' order."""
     if fmt not in generation.FORMATS:
         choices = ", ".join(generation.FORMATS)
         raise CookbookError(f"unknown format {fmt!r}; choose one of {choices}")
@@ -117,10 +143,17 @@ def generate_on_ray(
     counts = [j.count for j in jobs]
     generation._init_worker(jobs, seed, token_space)  # unknown templates fail here, at once
     shards = plan_shards(counts, shard_size)
-    folder = output.with_name(output.name + ".shards")
+    folder = output if keep_shards else output.with_name(output.name + ".shards")
+    shard_fmt = fmt if keep_shards else "jsonl"  # joined shards are JSONL, copied end to end
+    names = [f"shard-{i:05d}.jsonl" for i in range(len(shards))]
+    if keep_shards:
+        names = [f"train-{i:05d}-of-{len(shards):05d}.{fmt}" for i in range(len(shards))]
+        if output.exists() and not output.is_dir():
+            raise CookbookError(f"{output}: --keep-shards writes a folder, and this is a file")
     key = fingerprint(
         [[j.name, j.count, j.params] for j in jobs] + [seed, token_space, shard_size, CHUNK]
-    )
+        + [shard_fmt, names[:1]]
+    )  # fmt: skip
     done = verified_shards(folder, key, len(shards))
     folder.mkdir(parents=True, exist_ok=True)
     from cookbook.engine.ray_mapping import release_ray_models
@@ -134,7 +167,9 @@ def generate_on_ray(
                 on_progress(done[i]["rows"])
         jobs_ref = ray.put(list(jobs))
         pending = {
-            render.remote(jobs_ref, seed, token_space, shards[i], str(folder), i): i
+            render.remote(
+                jobs_ref, seed, token_space, shards[i], str(folder), i, names[i], shard_fmt
+            ): i
             for i in range(len(shards))
             if i not in done
         }
@@ -151,6 +186,8 @@ def generate_on_ray(
     finally:
         if started:
             ray.shutdown()
+    if keep_shards:
+        return sum(done[i]["rows"] for i in range(len(shards)))
     written = _join(folder, output, fmt, [done[i] for i in range(len(shards))])
     shutil.rmtree(folder)
     return written

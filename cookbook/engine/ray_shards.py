@@ -65,7 +65,13 @@ def write_shard(folder: Path, name: str, data: bytes, **extra: Any) -> dict[str,
     tmp = folder / f".{name}.{os.getpid()}.tmp"
     tmp.write_bytes(data)
     os.replace(tmp, folder / name)
-    entry = {"file": name, "rows": count_rows(folder / name, data), **extra}
+    return shard_entry(folder / name, data, **extra)
+
+
+def shard_entry(path: Path, data: bytes | None = None, **extra: Any) -> dict[str, Any]:
+    """The manifest entry of a shard file written whole: file, rows, ``extra``, sha256."""
+    data = path.read_bytes() if data is None else data
+    entry = {"file": path.name, "rows": count_rows(path, data), **extra}
     return {**entry, "sha256": hashlib.sha256(data).hexdigest()}
 
 
