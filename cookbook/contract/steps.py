@@ -212,7 +212,8 @@ class PipelineContext:
     folder: Path
     #: The run folder (``output_dir``), where the card links files from.
     run_folder: Path
-    #: Where generation runs: ``{"engine": "local"|"ray", "address", "shard_size"}``.
+    #: Where generation, scoring and model steps run: ``{"engine": "local"|"ray", "address",
+    #: "shard_size", "score_shard_size", "model_shard_size", "actors"}``.
     execution: dict[str, Any] = field(default_factory=dict)
 
     def task(self, name: str) -> TaskUse:
