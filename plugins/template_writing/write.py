@@ -119,6 +119,19 @@ def name_problems(report: Any) -> list[str]:
     return problems
 
 
+def try_params(
+    params: Mapping[str, Any], number: int, retry_temperature: float | None
+) -> dict[str, Any]:
+    """The writer's parameters for try ``number``: from the second on, sampled at
+    ``retry_temperature`` at least with the seed moved on, when the writer declares them."""
+    chosen = dict(params)
+    if number > 1 and retry_temperature is not None and "temperature" in chosen:
+        chosen["temperature"] = max(float(chosen["temperature"]), retry_temperature)
+        if isinstance(chosen.get("seed"), int):
+            chosen["seed"] += number - 1
+    return chosen
+
+
 def write_template(
     description: str,
     output: Path,
@@ -134,11 +147,14 @@ def write_template(
     check: Check = default_check,
     on_attempt: Callable[[Attempt], None] | None = None,
     on_stage: Callable[[int, str], None] | None = None,
+    retry_temperature: float | None = 0.7,
 ) -> Written:
     """Ask ``writer`` for a template up to ``tries`` times, each refused try's problems shown
     on the next, and write the first accepted one as a package in ``output``; when none is
     accepted, one error with the last problems, and nothing written. ``on_stage(try, what)``
-    is told when a try starts writing and checking; ``on_attempt`` gets each finished try."""
+    is told when a try starts writing and checking; ``on_attempt`` gets each finished try.
+    Tries after the first sample at ``retry_temperature`` at least, each with its own seed,
+    when the writer has those parameters (a greedy model would repeat its refused reply)."""
     if tries < 1:
         raise CookbookError(f"--tries must be at least 1, not {tries}")
     scaffold.ensure_free_folder(output)
@@ -154,7 +170,7 @@ def write_template(
         for number in range(1, tries + 1):
             if on_stage is not None:
                 on_stage(number, "writing")
-            reply = str(component.write(messages, **params))
+            reply = str(component.write(messages, **try_params(params, number, retry_temperature)))
             source = prompts.extract_source(reply, spec=spec)
             attempt = Attempt(number, reply, [], messages=messages)
             if source is None:
@@ -370,6 +386,10 @@ def write_template_command(
     name: Annotated[str | None, Option(help="Plugin name (default: the template's).")] = None,
     samples: Annotated[int, Option(min=1, help="Samples the check scores.")] = 300,
     time_limit: Annotated[float, Option(min=1, help="The check's seconds per run.")] = 60.0,
+    retry_temperature: Annotated[
+        float,
+        Option(min=0, help="Sampling temperature (at least) of the tries after the first."),
+    ] = 0.7,
     transcript: Annotated[
         Path | None,
         Option(help="Write each try (messages, reply, problems) to this JSON-lines file."),
@@ -428,6 +448,7 @@ def write_template_command(
         description, output, writer=writer, writer_params=chosen, data=data, tries=tries,
         spec=spec, name=name, samples=samples, time_limit=time_limit, on_attempt=show,
         on_stage=lambda number, what: err.print(f"try {number}/{tries}: {what}...", style="dim"),
+        retry_temperature=retry_temperature,
     )  # fmt: skip
     _report(written)
 
