@@ -99,10 +99,12 @@ def test_template_evaluation_on_ray_gives_the_local_results(tiny_model, data, tm
     assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
 
 
-def _step(name: str, tiny_model: Path, folder: Path, execution: dict, **inputs) -> StepContext:
+def _step(
+    name: str, tiny_model: Path, folder: Path, execution: dict, uses: tuple = ((), ()), **inputs
+) -> StepContext:
     pipeline = PipelineContext(name="p", seed=5, model=str(tiny_model), token_space="tiny_words",
-                               templates=(), tasks=(), folder=folder, run_folder=folder,
-                               execution=execution)  # fmt: skip
+                               templates=uses[0], tasks=uses[1], folder=folder,
+                               run_folder=folder, execution=execution)  # fmt: skip
     folder.mkdir(parents=True)
     return StepContext(name=name, params={}, inputs=inputs, pipeline=pipeline, folder=folder,
                        log=lambda message: None)  # fmt: skip
@@ -186,3 +188,22 @@ def test_a_failing_record_is_named_with_its_shard(local_ray, tmp_path):
     items[4] = "e"
     out = map_on_ray(load_words, words_unless_boom, items, folder, job="t", shard_size=2, actors=1)
     assert out == [f"{t}:12" for t in items]
+
+
+def test_the_eval_step_on_ray_writes_the_local_results(tiny_model, data, tmp_path):
+    from cookbook import TaskUse, TemplateUse
+
+    kind = get_registry().get("steps", "eval")
+    results = {}
+    for where, execution in (("local", {}), ("ray", RAY)):
+        folder = tmp_path / where
+        uses = ((TemplateUse("copy_word", {}),), (TaskUse("copy", "copy", str(data[0])),))
+        ctx = _step("eval", tiny_model, folder, execution, uses)
+        ctx.sources = {"models": []}
+        out = kind.run(ctx, tasks=["copy"], limit=None, template_samples=5, base=True,
+                       batch_size=2, labels=None, averages=None)  # fmt: skip
+        files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.jsonl"))}
+        results[where] = ([{k: v for k, v in r.items()} for r in out["results"].rows], files)
+        assert not (folder / "ray-shards").exists()
+    assert results["ray"] == results["local"]
+    assert set(results["local"][1]) == {"base-copy.jsonl", "base-copy_word.jsonl"}
