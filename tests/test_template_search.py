@@ -112,3 +112,20 @@ def test_records_without_answers_or_a_bad_budget_are_clear_errors():
         search_specs([TaskRecord(id="1", slots={"a": "x y", "n": 3}, answers=["Yes"])])
     with pytest.raises(CookbookError, match="budget"):
         search_specs([TaskRecord(id="1", slots={"a": "x y"}, answers=["x"])], budget=0)
+
+
+def test_the_found_spec_is_prompted_as_the_records_are():
+    choices = {"op": "span", "document": "d", "question": "q", "side": "after", "k": 2}
+    records = records_of(hidden(choices, {"d": (20, 40), "q": (2, 3)}), drop=("position",))
+    for record in records:
+        record.prompt = f"Read {{this}}: {record.slots['d']}\nAsk: {record.slots['q']}\nA:"
+    best = search_specs(records, budget=20, seed=0)[0]
+    assert best.spec["prompt"] == "Read {{this}}: {d}\nAsk: {q}\nA:"
+    template = template_from_spec(best.spec)
+    assert template.render({**records[0].slots, "answer": "x"}, {})[0] == records[0].prompt
+    # a token operation reads one slot: a prompt naming two is not its own
+    assert all(
+        r.spec["prompt"] == f"{r.choices['source']}: {{{r.choices['source']}}}\nAnswer:"
+        for r in search_specs(records, budget=88, seed=0)
+        if r.choices["op"] != "span"
+    )

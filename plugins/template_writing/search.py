@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cookbook import CookbookError, TaskRecord, template_from_spec
@@ -55,6 +56,8 @@ class Shape:
     #: Share of Yes answers (Yes/No records), and words per attribute value (median, max).
     yes_share: float = 0.5
     value_words: tuple[int, int] = (1, 4)
+    #: The records' own prompt format over their slots, when it can be read off their prompts.
+    prompt: str | None = None
 
 
 def search_specs(
@@ -72,7 +75,7 @@ def search_specs(
     usable = [(slots, answers) for slots, answers in usable if answers]
     if not usable:
         raise CookbookError("the search needs records with at least one non-empty answer")
-    shape = describe(usable)
+    shape = replace(describe(usable), prompt=records_prompt(records))
     space = candidates(shape)
     if not space:
         need = "two text slots to compare" if shape.yes_no else "a text slot"
@@ -140,6 +143,44 @@ def describe(usable: list[tuple[dict[str, Any], list[str]]]) -> Shape:
     firsts = [answers[0].strip().lower() for _, answers in usable]
     yes_share = round(firsts.count("yes") / len(firsts), 2)
     return Shape(tuple(names), lengths, yes_no, attributes, yes_share, _value_words(usable, names))
+
+
+def records_prompt(records: Sequence[TaskRecord], checked: int = 20) -> str | None:
+    """The format string the records' prompts were rendered from (each text slot's value
+    replaced by ``{slot}``), when one format renders at least 80% of the first ``checked``
+    records' prompts exactly; else None."""
+    formats = []
+    for record in records[:checked]:
+        fmt = _prompt_format(record.prompt, record.slots) if record.prompt else None
+        if fmt is not None:
+            formats.append(fmt)
+    if not formats:
+        return None
+    best, count = Counter(formats).most_common(1)[0]
+    return best if count >= 0.8 * min(len(records), checked) else None
+
+
+def _prompt_format(prompt: str, slots: dict[str, Any]) -> str | None:
+    """``prompt`` with each text slot's value replaced by ``{slot}`` (longest values first,
+    each at its first free place), if that format renders ``prompt`` exactly."""
+    claimed: list[tuple[int, int, str]] = []
+    texts = [(n, v) for n, v in slots.items() if isinstance(v, str) and v]
+    for name, value in sorted(texts, key=lambda item: -len(item[1])):
+        start = prompt.find(value)
+        while start >= 0 and any(a < start + len(value) and start < b for a, b, _ in claimed):
+            start = prompt.find(value, start + 1)
+        if start < 0:
+            return None
+        claimed.append((start, start + len(value), name))
+    pieces, at = [], 0
+    for start, end, name in sorted(claimed):
+        pieces.append(prompt[at:start].replace("{", "{{").replace("}", "}}") + f"{{{name}}}")
+        at = end
+    fmt = "".join(pieces) + prompt[at:].replace("{", "{{").replace("}", "}}")
+    try:
+        return fmt if fmt.format_map(slots) == prompt else None
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 def _attribute_count(usable: list[tuple[dict[str, Any], list[str]]], names: list[str]) -> int:
@@ -247,7 +288,8 @@ def spec_name(choices: dict[str, Any]) -> str:
 
 
 def make_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
-    """The template spec of one candidate's choices."""
+    """The template spec of one candidate's choices, prompted as the records are where their
+    prompt format names only the spec's slots."""
     op = choices["op"]
     if op == "span":
         spec = _span_spec(choices, shape)
@@ -255,7 +297,15 @@ def make_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
         spec = _comparison_spec(choices, shape)
     else:
         spec = _token_spec(choices, shape)
+    if shape.prompt is not None and set(_fields(shape.prompt)) <= set(spec["slots"]):
+        spec["prompt"] = shape.prompt
     return {"spec": 1, "name": spec_name(choices), **spec}
+
+
+def _fields(fmt: str) -> list[str]:
+    import string
+
+    return [f for _, f, _, _ in string.Formatter().parse(fmt) if f]
 
 
 def _clamp(low: int, high: int, floor: int, ceiling: int) -> tuple[int, int]:
