@@ -178,6 +178,24 @@ def words_unless_boom(words: list[str], texts: list[str], shard: int) -> list[st
     return [f"{t}:{len(words)}" for t in texts]
 
 
+def dies_once(marker: str, words: list[str], texts: list[str], shard: int) -> list[str]:
+    """A stand-in model function whose first call kills its actor's process."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return words_unless_boom(words, texts, shard)
+
+
+def test_an_actor_killed_mid_shard_is_restarted_and_the_shard_redone(local_ray, tmp_path):
+    from functools import partial
+
+    marker = tmp_path / "killed"
+    items = ["a", "b", "c", "d", "e"]
+    out = map_on_ray(load_words, partial(dies_once, str(marker)), items, tmp_path / "m",
+                     job="t", shard_size=2, actors=1)  # fmt: skip
+    assert marker.exists() and out == [f"{t}:12" for t in items]
+
+
 def test_a_failing_record_is_named_with_its_shard(local_ray, tmp_path):
     items = ["a", "b", "c", "d", "boom", "f", "g"]
     folder = tmp_path / "m"

@@ -135,21 +135,33 @@ class ActorPool:
         records = hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
         key = fingerprint([job, ranges, records])
         done = verified_shards(folder, key, len(ranges))
-        if len(done) < len(ranges) or not folder.exists():
-            folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         for i in done:
             if on_progress:
                 on_progress(ranges[i][1] - ranges[i][0])
         todo = [i for i in range(len(ranges)) if i not in done]
         if todo:
-            self._run(ray, apply, items, ranges, todo, folder, key, done, on_progress)
+            self._run(ray, apply, items, ranges, todo, folder, (key, done), on_progress)
         outputs: list[Any] = []
         for i in range(len(ranges)):
             with (folder / done[i]["file"]).open(encoding="utf-8") as f:
                 outputs += [json.loads(line) for line in f]
         return outputs
 
-    def _run(self, ray, apply, items, ranges, todo, folder, key, done, on_progress) -> None:  # noqa: ANN001
+    def _run(
+        self,
+        ray: Any,
+        apply: Apply,
+        items: list[Any],
+        ranges: list[tuple[int, int]],
+        todo: list[int],
+        folder: Path,
+        manifest: tuple[str, dict[int, dict[str, Any]]],
+        on_progress: Callable[[int], None] | None,
+    ) -> None:
+        """Shards ``todo`` on the actors, one at a time each; ``manifest`` (key, entries)
+        recorded after every shard."""
+        key, done = manifest
         idle = list(self._start(ray, len(todo)))
         pending: dict[Any, tuple[int, Any]] = {}
         while todo or pending:
@@ -196,8 +208,10 @@ def map_on_ray(
     on_progress: Callable[[int], None] | None = None,
 ) -> list[Any]:
     """``apply(model, records, shard index)`` over ``items`` in shards of ``shard_size`` on
-    Ray actors that each ``load()`` the model once; the outputs (JSON values) in order.
-    Shards and their manifest stay in ``folder`` for a rerun of the same ``job``."""
+    Ray actors that each ``load()`` the model once; the outputs in order. Records and
+    outputs are JSON values; ``load`` and ``apply`` must be importable where the actors run.
+    Shards and their manifest stay in ``folder`` for a rerun of the same ``job``; a local Ray
+    started here serves the rest of the process."""
     release_ray_models()  # their actors would hold the CPUs this map's actors need
     pool = ActorPool(load, address, num_cpus, actors)
     try:
