@@ -223,6 +223,12 @@ def test_a_spec_file_is_a_template_name_for_generate_and_score(tmp_path):
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(records) == 5 and {r["template"] for r in records} == {spec}
     assert all(len(r["slots"]["answer"].split()) == 2 for r in records)
+    # seeded by the spec's own name: the samples of the Python template of that name
+    by_name = tmp_path / "n.jsonl"
+    code, output = cli("generate", "document_qa", "-n", "5", "-o", str(by_name), "-p", "k=2")
+    assert code == 0, output
+    named = [json.loads(line) for line in by_name.read_text().splitlines()]
+    assert [r["slots"] for r in named] == [r["slots"] for r in records]
     code, output = cli("score", spec, "--data", str(out), "-p", "k=2", "--json")
     assert code == 0, output
     assert json.loads(output)["statistic"] == 1.0
