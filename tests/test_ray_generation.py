@@ -184,12 +184,41 @@ def test_kept_shards_are_the_output_and_load_with_datasets(local_ray, tmp_path, 
     if fmt == "jsonl":  # the shards end to end are the local engine's file
         joined = b"".join((out / name).read_bytes() for name in files[1:])
         assert joined == (tmp_path / "local.jsonl").read_bytes()
-    kept = datasets.load_dataset(str(out), split="train")
+    cache = str(tmp_path / "hf")  # not the shared cache: it keys a folder by its name
+    kept = datasets.load_dataset(str(out), split="train", cache_dir=cache)
     builder = "parquet" if fmt == "parquet" else "json"
-    local = datasets.load_dataset(builder, data_files=str(tmp_path / f"local.{fmt}"), split="train")
+    local = datasets.load_dataset(builder, data_files=str(tmp_path / f"local.{fmt}"),
+                                  split="train", cache_dir=cache)  # fmt: skip
     assert kept.num_rows == 4500 and kept["id"] == local["id"]
     assert kept["prompt"] == local["prompt"]
     again = out / files[2]
     before = again.stat().st_mtime_ns
     rg.generate_on_ray(work, 5, out, fmt=fmt, shard_size=2048, keep_shards=True)
     assert again.stat().st_mtime_ns == before  # verified and reused, not rewritten
+
+
+def test_a_pipeline_keeps_its_shards_as_the_dataset_and_the_run_folder_loads(local_ray, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from cookbook.engine import read_samples
+    from cookbook.pipeline import runner
+    from cookbook.pipeline.config import load_pipeline
+
+    def run(folder, execution: str):
+        folder.mkdir()
+        path = folder / "pipeline.yaml"
+        path.write_text(
+            "name: kept\noutput_dir: out\nseed: 2\ntemplates: [document_qa, retrieval]\n"
+            f"{execution}generate:\n  samples: 5000\n"
+        )
+        runner.run(load_pipeline(path))
+        return folder / "out"
+
+    kept = run(tmp_path / "kept", "execution: {engine: ray, shard_size: 2048, keep_shards: true}\n")
+    local = run(tmp_path / "local", "")
+    shards = sorted((kept / "samples").iterdir())
+    assert [p.name for p in shards] == [f"train-{i:05d}-of-00003.jsonl" for i in range(3)]
+    assert b"".join(p.read_bytes() for p in shards) == (local / "samples.jsonl").read_bytes()
+    assert list(read_samples(kept / "samples")) == list(read_samples(local / "samples.jsonl"))
+    cache = str(tmp_path / "hf")  # not the shared cache: it keys a folder by its name
+    loaded = datasets.load_dataset(str(kept), split="train", cache_dir=cache)
+    assert loaded["id"] == [r["id"] for r in read_samples(local / "samples.jsonl")]

@@ -126,10 +126,17 @@ def _dumps(record: dict[str, Any]) -> str:
 
 
 def read_samples(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Records of a JSONL or Parquet sample file; a bad line is an error naming file and line."""
+    """Records of a JSONL or Parquet sample file, or of a folder's data files in order (the
+    shards Ray generation keeps); a bad line is an error naming file and line."""
     path = Path(path)
     if not path.exists():
         raise CookbookError(f"{path}: no such file")
+    if path.is_dir():
+        from cookbook.engine.formats import data_files
+
+        for file in data_files(path):
+            yield from read_samples(file)
+        return
     if path.suffix == ".parquet":
         yield from _read_parquet(path)
         return

@@ -302,6 +302,8 @@ def _link_last_dataset(root: Path, results: dict[str, StepResult]) -> str | None
     if not datasets:
         return None
     source = Path(datasets[-1].file)
+    if source.is_dir():
+        return _link_shards(root, source)
     target = root / f"samples{source.suffix}"
     if target.exists() and os.path.samefile(source, target):
         return target.name
@@ -315,6 +317,26 @@ def _link_last_dataset(root: Path, results: dict[str, StepResult]) -> str | None
         shutil.copyfile(source, tmp)
     os.replace(tmp, target)
     return target.name
+
+
+def _link_shards(root: Path, source: Path) -> str:
+    """``RUN/samples/``: a folder of shards (Ray generation's, kept), each data file
+    hard-linked (copied where links fail); the pattern naming them for the card."""
+    import shutil
+
+    from cookbook.engine.formats import data_files
+
+    target, tmp = root / "samples", root / ".samples.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for file in data_files(source):
+        try:
+            os.link(file, tmp / file.name)
+        except OSError:
+            shutil.copyfile(file, tmp / file.name)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return "samples/train-*"
 
 
 class _Log:

@@ -67,6 +67,9 @@ def generate(
     jobs = [engine.Job(t.name, n, t.params) for t, n in zip(uses, counts, strict=True)]
     path = ctx.folder / f"samples.{format}"
     execution = ctx.pipeline.execution
+    keep_shards = execution.get("engine") == "ray" and bool(execution.get("keep_shards"))
+    if keep_shards:  # a folder of shards is the dataset: no join, every byte written once
+        path = ctx.folder / "samples"
     with engine.progress_bar("generate", total=samples) as advance:
         if execution.get("engine") == "ray":  # the same bytes, on Ray tasks over shards
             written = engine.generate_on_ray(
@@ -79,6 +82,7 @@ def generate(
                 shard_size=execution.get("shard_size", 131_072),
                 num_cpus=workers,
                 on_progress=advance,
+                keep_shards=keep_shards,
             )
         else:
             written = engine.generate(
