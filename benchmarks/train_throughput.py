@@ -1,14 +1,17 @@
-"""Training throughput: Cookbook's ``lora`` trainer against trl's SFTTrainer, on equal footing.
+"""Training throughput: Cookbook's ``lora`` trainer against the ``trl`` trainer plugin (trl's
+SFTTrainer) at trl's fastest setting, on equal footing.
 
 Both train the same model with the same LoRA configuration on the same Cookbook samples, with
 the same batch size, steps, learning-rate schedule, maximum length, prompt masking, dtype and
-CPU threads. Each reports tokens per second of its training loop (real tokens, padding not
-counted); the last line is ``speedup_vs_trl X``.
+CPU threads; trl runs padding-free (each batch one row, every sample masked by its position
+ids: no padding computed), and with ``--trl-padded`` also with its default padded batches.
+Each reports tokens per second of its training loop (real tokens, padding not counted); the
+last line is ``speedup_vs_trl X`` (against padding-free trl).
 
     python benchmarks/train_throughput.py --quick              # tiny random Llama, < 3 min
     python benchmarks/train_throughput.py --model smollm2-135m-instruct --steps 20
 
-Needs the ``bench`` extra (trl): ``pip install trl "torch==2.13.0"``.
+Needs the ``trl`` extra: ``pip install 'cookbook-llm[trl]'``.
 """
 
 from __future__ import annotations
@@ -117,89 +120,26 @@ def common_params(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-class CountingCollator:
-    """Wraps trl's collator to count the real (non-padding) tokens it hands to the model."""
-
-    def __init__(self, collator: Any) -> None:
-        self.collator, self.tokens = collator, 0
-
-    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = self.collator(examples)
-        mask = batch.get("attention_mask")
-        self.tokens += int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
-        return batch
-
-
-def run_trl(data: Path, model: str, out: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_trl(
+    data: Path, model: str, out: Path, args: argparse.Namespace, padding_free: bool
+) -> dict[str, Any]:
+    """The ``trl`` trainer plugin (trl's SFTTrainer), with or without padding-free batches."""
     import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from trl import SFTConfig, SFTTrainer
 
-    from cookbook.engine.models import load_model, load_tokenizer, pick_device, pick_dtype
-    from cookbook.engine.samples import read_samples
+    from cookbook.engine import train_model
 
-    params = common_params(args)
-    started = time.perf_counter()
-    device = pick_device(args.device)
-    dtype = pick_dtype(device)
-    if device == "cpu":
+    if args.device in ("auto", "cpu"):
         torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
-    tokenizer = load_tokenizer(model)
-    chat = bool(tokenizer.chat_template)
-    rows = []
-    for record in read_samples(data):
-        if chat:  # conversational format: trl applies the chat template, as Cookbook does
-            rows.append({
-                "prompt": [{"role": "user", "content": record["prompt"]}],
-                "completion": [{"role": "assistant", "content": record["completion"].strip()}],
-            })  # fmt: skip
-        else:
-            rows.append({"prompt": record["prompt"], "completion": record["completion"]})
-    config = SFTConfig(
-        output_dir=str(out),
-        max_steps=params["max_steps"],
-        per_device_train_batch_size=params["batch_size"],
-        learning_rate=params["learning_rate"],
-        lr_scheduler_type=params["lr_scheduler"],
-        max_length=params["max_length"],
-        seed=params["seed"],
-        completion_only_loss=True,
-        bf16=dtype == torch.bfloat16,
-        use_cpu=device == "cpu",
-        save_strategy="no",
-        report_to="none",
-        logging_steps=max(1, params["max_steps"] // 4),
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-    )
-    peft_config = LoraConfig(
-        r=params["lora_r"],
-        lora_alpha=params["lora_alpha"],
-        lora_dropout=params["lora_dropout"],
-        target_modules=params["lora_target_modules"],
-        task_type="CAUSAL_LM",
-    )
-    trainer = SFTTrainer(
-        model=load_model(model, device=device),
-        args=config,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    counter = CountingCollator(trainer.data_collator)
-    trainer.data_collator = counter
-    loop_started = time.perf_counter()
-    result = trainer.train()
-    seconds = time.perf_counter() - loop_started
+    started = time.perf_counter()
+    params = {**common_params(args), "padding_free": padding_free, "progress": False}
+    metrics = train_model("trl", str(data), model, str(out), params)
     return {
-        "tokens": counter.tokens,
-        "seconds": seconds,
-        "tokens_per_second": counter.tokens / seconds,
+        "tokens": metrics["tokens"],
+        "seconds": metrics["elapsed_seconds"],
+        "tokens_per_second": metrics["tokens_per_second"],
         "end_to_end_seconds": time.perf_counter() - started,
-        "mean_loss": result.training_loss,
-        "device": device,
-        "dtype": str(dtype).removeprefix("torch."),
+        "mean_loss": metrics["mean_loss"],
+        "device": metrics["device"],
     }
 
 
@@ -235,6 +175,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--layers", type=int, default=4, help="Tiny model depth.")
     parser.add_argument("--peak-tflops", type=float, default=H100_BF16_TFLOPS)
     parser.add_argument("--json", type=Path, help="Also write the results here.")
+    parser.add_argument(
+        "--trl-padded", action="store_true", help="Also run trl with padded batches (its default)."
+    )
     args = parser.parse_args()
     if args.steps is None:
         args.steps = 24 if args.quick or not args.model else 20
@@ -252,7 +195,8 @@ def main() -> None:
         label = args.model or f"tiny random Llama (hidden {args.hidden}, {args.layers} layers)"
         print(f"model: {label}; {samples} document_qa samples; {args.steps} steps of batch "
               f"{args.batch_size}; LoRA r={args.lora_r} all-linear")  # fmt: skip
-        trl = run_trl(data, model, root / "trl", args)
+        trl = run_trl(data, model, root / "trl", args, padding_free=True)
+        padded = run_trl(data, model, root / "padded", args, False) if args.trl_padded else None
         ours = run_cookbook(data, model, root / "cookbook", args)
     import torch
 
@@ -260,7 +204,8 @@ def main() -> None:
     name = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
     threads = torch.get_num_threads()
     print(f"device: {name} ({ours['dtype']}; {threads} CPU threads)")
-    for label, result in (("cookbook", ours), ("trl", trl)):
+    results = [("cookbook", ours), ("trl", trl)] + ([("trl_padded", padded)] if padded else [])
+    for label, result in results:
         print(
             f"{label}_tokens_per_second {result['tokens_per_second']:.1f} "
             f"({result['tokens']} tokens in {result['seconds']:.1f} s; "
@@ -268,12 +213,13 @@ def main() -> None:
         )
     if device.startswith("cuda"):
         flops = model_flops_per_token(model)
-        for label, result in (("cookbook", ours), ("trl", trl)):
+        for label, result in results:
             mfu = result["tokens_per_second"] * flops / (args.peak_tflops * 1e12)
             print(f"{label}_mfu {mfu:.3%} (of {args.peak_tflops:g} TFLOPS)")
     speedup = ours["tokens_per_second"] / trl["tokens_per_second"]
     if args.json:
-        args.json.write_text(json.dumps({"cookbook": ours, "trl": trl, "speedup": speedup}))
+        args.json.write_text(json.dumps({"cookbook": ours, "trl": trl, "trl_padded": padded,
+                                         "speedup": speedup}))  # fmt: skip
     print(f"speedup_vs_trl {speedup:.2f}")
 
 

@@ -5,6 +5,7 @@ the adapter and ``ModelInfo`` into the output folder, and returns the loss of ev
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -64,7 +65,10 @@ class TrlTrainer:
         ] = "auto",
         padding_free: Annotated[
             Literal["auto", True, False],
-            Param("Padding-free packing (auto: on CUDA with flash-attn installed, trl's fastest)."),
+            Param(
+                "Padding-free batches, trl's fastest (auto: on CPU, and on CUDA with flash-attn;"
+                " rows are then not cut at max_length, as trl requires)."
+            ),
         ] = "auto",
         progress: Annotated[bool, Param("Show trl's progress bar.", cache=False)] = True,
     ) -> dict[str, Any]:
@@ -95,7 +99,7 @@ class TrlTrainer:
             lr_scheduler_type=lr_scheduler,
             warmup_steps=float(warmup_ratio) if warmup_ratio else 0,
             weight_decay=weight_decay,
-            max_length=max_length,
+            max_length=None if free else max_length,  # trl: padding-free rows are not cut
             seed=seed,
             completion_only_loss=True,
             padding_free=free,
@@ -113,7 +117,8 @@ class TrlTrainer:
             target_modules=lora_target_modules,
             task_type="CAUSAL_LM",
         )
-        extra = {"attn_implementation": "flash_attention_2"} if free else {}
+        flash = free and device.startswith("cuda")
+        extra = {"attn_implementation": "flash_attention_2"} if flash else {}
         sft = trl.SFTTrainer(
             model=load_model(model, device=device, **extra),
             args=config,
@@ -122,7 +127,11 @@ class TrlTrainer:
             peft_config=lora,
         )
         _quiet_logs(sft, progress)
+        counter = TokenCounter(sft.data_collator)
+        sft.data_collator = counter
+        started = time.perf_counter()
         result = sft.train()
+        elapsed = time.perf_counter() - started
         sft.save_model(output_dir)
         losses = [float(e["loss"]) for e in sft.state.log_history if "loss" in e]
         metrics = {
@@ -130,6 +139,10 @@ class TrlTrainer:
             "step": int(sft.state.global_step),
             "mean_loss": float(result.training_loss),
             "samples": len(rows),
+            "tokens": counter.tokens,
+            "elapsed_seconds": elapsed,
+            "tokens_per_second": counter.tokens / elapsed if elapsed > 0 else 0.0,
+            "device": device,
             "trainer": "trl",
             "trl": trl.__version__,
             "padding_free": free,
@@ -140,6 +153,20 @@ class TrlTrainer:
         return metrics
 
     params = Params.of(train)
+
+
+class TokenCounter:
+    """trl's collator, counting the real tokens of its batches (padding left out; a
+    padding-free batch has none)."""
+
+    def __init__(self, collator: Any) -> None:
+        self.collator, self.tokens = collator, 0
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = self.collator(examples)
+        mask = batch.get("attention_mask")
+        self.tokens += int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
+        return batch
 
 
 def _quiet_logs(sft: Any, progress: bool) -> None:
@@ -168,8 +195,12 @@ def _row(prompt: str, completion: str, chat: bool) -> dict[str, Any]:
 
 
 def _padding_free(asked: bool | str, device: str) -> bool:
+    """Whether batches are padding-free: on CPU transformers masks each packed row by its
+    position ids (sdpa); on CUDA, trl's fast path needs flash-attn."""
     if asked != "auto":
         return bool(asked)
+    if device == "cpu":
+        return True
     if not device.startswith("cuda"):
         return False
     from importlib.util import find_spec
