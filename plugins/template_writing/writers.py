@@ -13,7 +13,7 @@ from cookbook import CookbookError, Param, Params
 
 #: The model the ``transformers`` writer loads unless told otherwise (see
 #: docs/automatic-templates.md, "Writers and local models").
-DEFAULT_WRITER_MODEL = "smollm2-135m-instruct"
+DEFAULT_WRITER_MODEL = "qwen2.5-coder-0.5b-instruct"
 #: Environment variables holding the endpoint's key, the first that is set wins.
 KEY_VARIABLES = ("COOKBOOK_WRITER_API_KEY", "OPENAI_API_KEY")
 #: Where the ``openai`` writer sends requests unless told otherwise.
