@@ -312,7 +312,9 @@ def test_a_refused_try_is_retried_with_the_checks_problems(scripted, tmp_path):
     module = (out / "cookbook_template_flip_words" / "__init__.py").read_text()
     assert module.startswith(GOOD.strip()) and "def register_templates" in module
     readme = (out / "README.md").read_text()
-    assert "accepted on try 2 of 2" in readme and "ACCEPTED" in readme
+    assert "accepted on try 2 of 2" in readme
+    assert "Template check of cookbook_template_flip_words/__init__.py: ACCEPTED" in readme
+    assert "written by a model and checked by Cookbook: `flip_words`." in readme
     assert "> Reverse a few words." in readme
 
 
@@ -475,6 +477,8 @@ def test_search_writes_the_best_spec_as_a_package(tmp_path):
     readme = (out / "README.md").read_text()
     assert "`cookbook write-template --search` over 5 records of the task `squad`" in readme
     assert "## The search's best specs" in readme and "| spec | alignment |" in readme
+    assert "found by Cookbook's alignment-guided search" in readme
+    assert f"Template check of {module.name}/spec.yaml: ACCEPTED" in readme
     assert "Task `squad`, 5 records: mean alignment 1.000" in readme
 
 

@@ -71,7 +71,8 @@ from pathlib import Path
 from cookbook import get_registry
 from cookbook.engine import check_template
 
-CHECKED = Path(__file__).resolve().parents[1] / "__MODULE__" / "__CHECKED__"
+MODULE = "__MODULE__"
+CHECKED = Path(__file__).resolve().parents[1] / MODULE / "__CHECKED__"
 
 
 def test_the_check_accepts_the_templates():

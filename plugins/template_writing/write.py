@@ -226,7 +226,8 @@ def _package(
         + f", accepted on try {attempt.number} of {len(attempts)}, from the description:\n\n"
         + "\n".join(f"> {line}" for line in description.strip().splitlines())
     )
-    return _write(output, names, source, report, how, spec, attempts)
+    summary = "A Cookbook template written by a model and checked by Cookbook"
+    return _write(output, names, source, report, how, spec, attempts, summary=summary)
 
 
 def _write(
@@ -238,8 +239,10 @@ def _write(
     spec: bool,
     attempts: list[Attempt],
     more: str = "",
+    summary: str = "A Cookbook template",
 ) -> Written:
-    """Write the package of an accepted module or spec ``source``."""
+    """Write the package of an accepted module or spec ``source``; the README's check report
+    names the package's file, not the temporary one that was checked."""
     checked = "spec.yaml" if spec else "__init__.py"
     if spec:
         module, artifacts = files.SPEC_MODULE, {"spec.yaml": source.rstrip() + "\n"}
@@ -249,7 +252,8 @@ def _write(
             module += files.REGISTER_ALL
         artifacts = {}
     templates = ", ".join(f"`{t}`" for t in report.templates)
-    summary = f"A Cookbook template written by a model and checked by Cookbook: {templates}."
+    summary = f"{summary}: {templates}."
+    report_text = report.text().rstrip().replace(str(report.path), f"{names.module}/{checked}")
     extra = "\n".join(
         [
             "## How it was written",
@@ -259,7 +263,7 @@ def _write(
             "## The check",
             "",
             "```text",
-            report.text().rstrip(),
+            report_text,
             "```",
             "",
             alignment_text(report.alignment),
@@ -343,7 +347,8 @@ def search_template(
     )
     rows = "\n".join(f"| {r.name} | {r.alignment:.3f} |" for r in results[:10])
     more = f"\n## The search's best specs\n\n| spec | alignment |\n|---|---|\n{rows}\n"
-    written = _write(output, names, source, report, how, True, [], more)
+    summary = "A Cookbook template found by Cookbook's alignment-guided search"
+    written = _write(output, names, source, report, how, True, [], more, summary=summary)
     return written, results
 
 
