@@ -101,7 +101,7 @@ def alignment_scores_on_ray(
         raise CookbookError(
             f"alignment of {template.name!r}: {len(slots_list)} records but {len(outputs)} outputs"
         )
-    ray = import_ray()
+    import_ray()  # its one clear error before any work
     ranges = _ranges(len(outputs), shard_size)
     ids = list(ids) if ids is not None else [f"#{i}" for i in range(len(outputs))]
     calls = []
@@ -109,7 +109,6 @@ def alignment_scores_on_ray(
         args = (template, list(slots_list[lo:hi]), list(outputs[lo:hi]), dict(params or {}),
                 scorer, ids[lo:hi])  # fmt: skip
         calls.append((f"shard {i} (records {lo}-{hi - 1})", args))
-    del ray
     parts = _on_ray(_scores_of_range, calls, address, num_cpus, on_progress,
                     [hi - lo for lo, hi in ranges])  # fmt: skip
     return [score for part in parts for score in part]
