@@ -472,6 +472,7 @@ def test_search_writes_the_best_spec_as_a_package(tmp_path):
     )  # fmt: skip
     assert code == 0, output
     [module] = out.glob("cookbook_template_*")
+    assert f"Template check of {module / 'spec.yaml'}: ACCEPTED" in output
     spec = module / "spec.yaml"
     assert spec.is_file() and "template_from_spec(SPEC)" in (module / "__init__.py").read_text()
     readme = (out / "README.md").read_text()

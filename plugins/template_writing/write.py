@@ -61,6 +61,13 @@ class Written:
     names: scaffold.PackageNames
     report: Any
     attempts: list[Attempt] = field(default_factory=list)
+    #: The package file the check's verdict is about (``__init__.py`` or ``spec.yaml``).
+    checked: str = "__init__.py"
+
+    def report_text(self) -> str:
+        """The check's report, naming the package's file instead of the temporary one."""
+        own = self.folder / self.names.module / self.checked
+        return self.report.text().rstrip().replace(str(self.report.path), str(own))
 
 
 @dataclass(frozen=True)
@@ -279,7 +286,7 @@ def _write(
         summary=summary,
         artifacts=artifacts,
     )
-    return Written(folder=folder, names=names, report=report, attempts=attempts)
+    return Written(folder=folder, names=names, report=report, attempts=attempts, checked=checked)
 
 
 def alignment_text(alignment: Mapping[str, Any] | None) -> str:
@@ -459,7 +466,7 @@ def write_template_command(
 
 
 def _report(written: Written) -> None:
-    typer.echo(written.report.text().rstrip())
+    typer.echo(written.report_text())
     typer.echo(
         f"wrote {written.folder}: pip install {written.folder} (plugin {written.names.name})"
     )
