@@ -183,3 +183,23 @@ def test_a_harness_step_kind_must_take_models_and_make_results():
         step_kind(outputs={"results": "results"}, harness=True)(run)
     with pytest.raises(CookbookError, match="a harness takes models"):
         step_kind(inputs={"models": Input("model", many=True, optional=True)}, harness=True)(run)
+
+
+def test_a_sectioned_pipeline_labels_a_harness_only_if_it_takes_labels(
+    install_fake, tiny, tmp_path
+):
+    from cookbook.pipeline.config import load_pipeline
+
+    install_fake("cookbook-name-length", "name_length", NAME_LENGTH_HARNESS)
+    path = tmp_path / "pipeline.yaml"
+    text = (
+        f"name: sectioned\nmodel: {tiny}\ntoken_space: pseudowords\ntemplates: [multiple_choice]\n"
+        "generate: {samples: 8}\ntrain: {trainer: lora, max_steps: 1}\n"
+        "eval: {template_samples: 2, harness: {kind: KIND, params: {tasks: [abc]}}}\n"
+    )
+    path.write_text(text.replace("KIND", "name_length"))  # declares no labels: none given
+    steps = {s.name: s for s in load_pipeline(path).steps}
+    assert steps["harness"].params == {"tasks": ["abc"], "scale": 1.0}
+    path.write_text(text.replace("KIND", "lm_eval"))
+    steps = {s.name: s for s in load_pipeline(path).steps}
+    assert steps["harness"].params["labels"] == {"train": "tuned"}
