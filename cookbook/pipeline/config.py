@@ -186,8 +186,7 @@ def load_pipeline(
     templates = data.get("templates")
     if isinstance(templates, list):
         data["templates"] = [
-            _spec_relative({"name": t} if isinstance(t, str) else t, path.parent)
-            for t in templates
+            _spec_relative({"name": t} if isinstance(t, str) else t, path.parent) for t in templates
         ]
     checker = _Checker(data, registry, path.parent)
     pipeline = checker.pipeline(path)
