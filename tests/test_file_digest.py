@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -44,7 +43,6 @@ def test_ordinary_files_and_folders_keep_their_digest(tmp_path):
 
 
 def test_devices_fifos_and_proc_are_never_read(tmp_path):
-    start = time.perf_counter()
     with pytest.raises(CookbookError, match="/dev/zero: not a regular file or a folder"):
         file_digest("/dev/zero")
     with pytest.raises(CookbookError, match="/proc/self: an entry of a virtual file system"):
@@ -54,8 +52,7 @@ def test_devices_fifos_and_proc_are_never_read(tmp_path):
     os.mkfifo(root / "pipe")  # reading it would block forever
     (root / "zero").symlink_to("/dev/zero")
     (root / "status").symlink_to("/proc/self/status")
-    assert file_digest(root) == expected
-    assert time.perf_counter() - start < 5
+    assert file_digest(root) == expected  # reading the fifo would have blocked forever
 
 
 def test_a_large_folder_is_hashed_by_names_sizes_and_times(tmp_path, monkeypatch):
@@ -71,13 +68,15 @@ def test_a_large_folder_is_hashed_by_names_sizes_and_times(tmp_path, monkeypatch
     assert file_digest(root) != content
 
 
-def test_a_huge_folder_costs_no_more_than_listing_it(tmp_path):
+def test_a_huge_folder_costs_no_more_than_listing_it(tmp_path, monkeypatch):
     root = tree(tmp_path / "data")
     with (root / "big.bin").open("wb") as f:
         f.truncate(4 << 30)  # sparse: 4 GiB that would take long to read
-    start = time.perf_counter()
+    read = []
+    real = cache._hash_content
+    monkeypatch.setattr(cache, "_hash_content", lambda d, p: (read.append(p), real(d, p)))
     file_digest(root)
-    assert time.perf_counter() - start < 2
+    assert root / "big.bin" not in read  # listed by name, size and time, never read
 
 
 def test_a_folder_of_too_many_files_is_an_error_naming_it(tmp_path, monkeypatch):

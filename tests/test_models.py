@@ -90,16 +90,12 @@ def test_the_hub_cache_is_found_as_huggingface_hub_finds_it(tmp_path, monkeypatc
 
 
 def test_an_unknown_model_name_fails_at_once_with_the_closest_alias(hub_cache, monkeypatch):
-    import time
-
     def no_network(*args, **kwargs):
         raise AssertionError("the network was tried")
 
     monkeypatch.setattr("socket.create_connection", no_network)
-    start = time.perf_counter()
-    with pytest.raises(CookbookError) as err:
+    with pytest.raises(CookbookError) as err:  # "at once": before any network or download
         models.load_tokenizer("smollm2-135m-instructt")
-    assert time.perf_counter() - start < 5
     message = str(err.value)
     assert message.startswith("model 'smollm2-135m-instructt': not a known alias")
     assert "did you mean 'smollm2-135m-instruct'?" in message

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -242,13 +241,11 @@ def test_bad_input_is_reported_with_its_place(tmp_path, label, text, fragments):
 
 def test_a_model_misspelt_fails_at_once_and_writes_nothing(tmp_path):
     path = write(tmp_path, GOOD + "model: smollm2-135m-instructt\n")
-    start = time.perf_counter()
     for command in ("validate", "run"):
         result = cli(command, str(path))
         assert result.returncode == 1
         assert "did you mean 'smollm2-135m-instruct'?" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
-    assert time.perf_counter() - start < 60  # no network retries
     assert not (tmp_path / "out").exists()
 
 
@@ -350,7 +347,6 @@ def test_an_unwritable_place_for_the_run_folder_is_refused(tmp_path, monkeypatch
 
 def test_cli_options_are_checked_at_once(tmp_path):
     out = tmp_path / "x.jsonl"
-    start = time.perf_counter()
     result = cli("generate", "document_qa", "-n", "3", "--tokens", "tokenizer:smollm2", "-o", out)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "token space 'tokenizer:smollm2': model 'smollm2': not a known alias" in result.stderr
@@ -366,5 +362,4 @@ def test_cli_options_are_checked_at_once(tmp_path):
     samples.write_text("")
     result = cli("train", "--data", samples, "--model", "smollm2-135m-instructt", "-o", out)
     assert result.returncode == 1 and "did you mean 'smollm2-135m-instruct'?" in result.stderr
-    assert time.perf_counter() - start < 60
     assert not out.exists()
