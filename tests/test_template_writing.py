@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from cli_helpers import assert_clean, cli
@@ -496,3 +497,26 @@ def test_retries_sample_with_their_own_seed():
     assert write.try_params({"temperature": 1.2}, 2, 0.7) == {"temperature": 1.2}
     assert write.try_params({"note": ""}, 2, 0.7) == {"note": ""}  # no such parameters
     assert write.try_params(params, 2, None) == params
+
+
+def test_search_and_check_read_the_split_they_are_given(tmp_path):
+    """--split picks the records searched on (the check reports the same split); a spec found
+    on train can be checked on test with check-template --split."""
+    data = Path(__file__).parent / "fixtures" / "deepmatcher"
+    out = tmp_path / "searched"
+    code, output = cli(
+        "write-template", "--search", "--examples", str(data), "--task", "deepmatcher",
+        "--split", "train", "--budget", "20", "--samples", "50", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    train_rows = len((data / "train.csv").read_text().strip().splitlines()) - 1
+    assert f"alignment on {train_rows} records of task 'deepmatcher'" in output
+    [spec] = out.glob("cookbook_template_*/spec.yaml")
+    code, output = cli(
+        "check-template", str(spec), "--task", "deepmatcher", "--task-path", str(data),
+        "--split", "test", "--samples", "50",
+    )  # fmt: skip
+    test_rows = len((data / "test.csv").read_text().strip().splitlines()) - 1
+    assert code == 0 and f"alignment on {test_rows} records of task 'deepmatcher'" in output
+    code, output = cli("write-template", "--split", "train", "-o", str(tmp_path / "x"))
+    assert code == 1 and "--split applies to --examples data only" in output

@@ -24,6 +24,9 @@ def check_template_command(
     task_path: Annotated[
         str | None, typer.Option("--task-path", help="The task's data file or folder.")
     ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="Which split of the task's data to read.")
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="A task parameter KEY=VALUE (repeatable)."),
@@ -56,6 +59,7 @@ def check_template_command(
         task=task,
         task_path=task_path,
         task_params=dict(parse_assignments(param, "--param")),
+        task_split=split,
         params=dict(parse_assignments(template_param, "--template-param")),
         samples=samples,
         time_limit=time_limit,

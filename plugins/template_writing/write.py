@@ -77,6 +77,7 @@ class TaskData:
     task: str
     path: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    split: str | None = None
 
     def records(self, limit: int | None = None) -> list[TaskRecord]:
         """The first ``limit`` records (all with None), read by the task's own reader."""
@@ -84,7 +85,7 @@ class TaskData:
 
         task = get_registry().get("tasks", self.task)
         params = task_params(task, dict(self.params))
-        return list(islice(task.read(self.path, **params), limit))
+        return list(islice(task.read(self.path, self.split, **params), limit))
 
 
 def default_check(path: Path, data: TaskData | None, samples: int, time_limit: float) -> Any:
@@ -98,6 +99,7 @@ def default_check(path: Path, data: TaskData | None, samples: int, time_limit: f
         task=data.task,
         task_path=data.path,
         task_params=dict(data.params),
+        task_split=data.split,
         samples=samples,
         time_limit=time_limit,
     )
@@ -371,6 +373,10 @@ def write_template_command(
         str | None, Option("--examples", help="A task's data: a few records are shown.")
     ] = None,
     task: Annotated[str | None, Option("--task", help="The task type reading --examples.")] = None,
+    split: Annotated[
+        str | None,
+        Option("--split", help="Which split of --examples to read (default: the task's own)."),
+    ] = None,
     param: Annotated[
         list[str] | None, Option("--param", "-p", help="Task parameter KEY=VALUE (repeatable).")
     ] = None,
@@ -414,9 +420,11 @@ def write_template_command(
     err = Console(stderr=True)
     if (examples is None) != (task is None):
         raise CookbookError("write-template: --examples and --task go together")
+    if split is not None and examples is None:
+        raise CookbookError("write-template: --split applies to --examples data only")
     data = None
     if examples is not None and task is not None:
-        data = TaskData(task, examples, dict(parse_assignments(param, "--param")))
+        data = TaskData(task, examples, dict(parse_assignments(param, "--param")), split)
     if search:
         if data is None:
             raise CookbookError("write-template --search needs --examples FILE --task TYPE")

@@ -35,6 +35,7 @@ def check_template(
     task: str | None = None,
     task_path: str | None = None,
     task_params: Mapping[str, Any] | None = None,
+    task_split: str | None = None,
     samples: int = 300,
     time_limit: float = 60.0,
     memory_limit: int = 1 << 30,
@@ -42,7 +43,8 @@ def check_template(
 ) -> CheckReport:
     """Check the template(s) of a Python module file, a plugin package folder or a spec file,
     in sandboxed subprocesses (see docs/automatic-templates.md, "The check"). ``task`` and
-    ``task_path`` (with the task's ``task_params``) add the alignment of that task's records;
+    ``task_path`` (with the task's ``task_params``, its ``task_split``: default the task's own)
+    add the alignment of that task's records;
     ``params`` are the templates' parameters (default: their defaults). Bad arguments raise
     ``CookbookError``; everything wrong with the candidate is in the report."""
     start = time.monotonic()
@@ -52,7 +54,7 @@ def check_template(
         raise CookbookError(f"samples must be at least 1, not {samples}")
     if time_limit <= 0 or memory_limit <= 0:
         raise CookbookError("the time and memory limits must be positive")
-    records = _task_records(task, task_path, task_params)
+    records = _task_records(task, task_path, task_params, task_split)
     config = {
         "path": str(path),
         "kind": kind,
@@ -80,13 +82,16 @@ def check_template(
 
 
 def _task_records(
-    task: str | None, task_path: str | None, task_params: Mapping[str, Any] | None
+    task: str | None,
+    task_path: str | None,
+    task_params: Mapping[str, Any] | None,
+    split: str | None = None,
 ) -> dict[str, Any] | None:
     """The task's records with a non-empty gold answer, as JSON for the child (read here:
     the task reader is an installed plugin, trusted as the CLI trusts it)."""
     if task is None and task_path is None:
-        if task_params:
-            raise CookbookError("task parameters need --task and --task-path")
+        if task_params or split is not None:
+            raise CookbookError("task parameters and a split need --task and --task-path")
         return None
     if task is None or task_path is None:
         raise CookbookError("give both --task (the task type) and --task-path (its data)")
@@ -97,7 +102,7 @@ def _task_records(
     reader = get_registry().get("tasks", task)
     resolved = resolve_task_params(reader, task_params)
     records = []
-    for record in reader.read(str(task_path), None, **resolved):
+    for record in reader.read(str(task_path), split, **resolved):
         answers = gold_answers(record.answers)
         if answers:
             records.append({"id": record.id, "slots": record.slots, "answers": answers})
