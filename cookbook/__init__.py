@@ -70,6 +70,8 @@ from cookbook.contract.text import (
 )
 from cookbook.contract.tokens import TokenSpace
 from cookbook.registry import get_registry
+from cookbook.specs.records import parse_record, parse_yes_no, record_overlap
+from cookbook.specs.records import serialize as serialize_record
 
 
 def load_dataset(*args: Any, **kwargs: Any) -> Any:
@@ -157,6 +159,10 @@ __all__ = [
     "hookimpl",
     "markdown_table",
     "normalize_tokens",
+    "parse_record",
+    "parse_yes_no",
+    "record_overlap",
+    "serialize_record",
     "normalize_word",
     "parse_assignments",
     "parse_value",

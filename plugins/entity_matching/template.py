@@ -7,64 +7,32 @@ values (attribute names and missing values, written "nan", left out).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from cookbook import Param, SampleRandom, TokenSpace, normalize_tokens, template, token_f1
+from cookbook import (
+    Param,
+    SampleRandom,
+    TokenSpace,
+    parse_record,  # noqa: F401 - this module's record helpers, for its task and users
+    parse_yes_no,
+    record_overlap,
+    serialize_record,
+    template,
+)
 
-MISSING = "nan"
-_ATTRIBUTE = re.compile(r"(?:^|(?<=\. ))([A-Za-z_][\w ]{0,40}?): ")
-_YES_NO = re.compile(r"\b(yes|no)\b", re.IGNORECASE)
 #: A size of at least one, at most 100 (attributes, tokens of a value: a record holds up to
 #: 10,000 tokens, each pair perturbed token by token).
 Size = Annotated[int, Param(minimum=1, maximum=100)]
 #: A probability.
 Share = Annotated[float, Param(minimum=0, maximum=1)]
 
+#: Token F1 between the values of two serialised records (0 when either has none).
+overlap = record_overlap
+
 
 def serialize(record: dict[str, Any]) -> str:
     """``{"name": "x y", "city": ""}`` -> ``"name: x y. city: nan"``."""
-    return ". ".join(f"{attr}: {_value(value)}" for attr, value in record.items())
-
-
-def _value(value: Any) -> str:
-    text = " ".join(str(value).split()) if value is not None else ""
-    return text or MISSING
-
-
-def parse_record(text: str) -> list[tuple[str, str]]:
-    """The (attribute, value) pairs of a serialised record; text before any attribute is kept
-    as a value of attribute ''."""
-    parts = _ATTRIBUTE.split(text)
-    pairs = [("", _unseparated(parts[0]))] if parts[0].strip(". ") else []
-    pairs += [(parts[i], _unseparated(parts[i + 1])) for i in range(1, len(parts) - 1, 2)]
-    return pairs
-
-
-def _unseparated(value: str) -> str:
-    return value[:-2] if value.endswith(". ") else value
-
-
-def value_tokens(text: str) -> list[str]:
-    """Normalised tokens of a serialised record's present values."""
-    return [
-        token
-        for _, value in parse_record(text)
-        if value.strip().lower() != MISSING
-        for token in normalize_tokens(value)
-    ]
-
-
-def overlap(entity_a: str, entity_b: str) -> float:
-    """Token F1 between the values of two serialised records (0 when either has none)."""
-    a, b = value_tokens(entity_a), value_tokens(entity_b)
-    return token_f1(a, b) if a and b else 0.0
-
-
-def parse_yes_no(text: str) -> str | None:
-    """ "Yes" or "No": the first of those words in a generation; None when there is neither."""
-    found = _YES_NO.search(str(text))
-    return found.group(1).capitalize() if found else None
+    return serialize_record(list(record), list(record.values()))
 
 
 def _rule(slots: dict[str, Any], threshold: float = 0.5) -> str:
