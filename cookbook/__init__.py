@@ -72,6 +72,7 @@ from cookbook.contract.tokens import TokenSpace
 from cookbook.registry import get_registry
 from cookbook.specs.records import parse_record, parse_yes_no, record_overlap
 from cookbook.specs.records import serialize as serialize_record
+from cookbook.specs.scorers import near_span
 
 
 def load_dataset(*args: Any, **kwargs: Any) -> Any:
@@ -158,6 +159,7 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "markdown_table",
+    "near_span",
     "normalize_tokens",
     "parse_record",
     "parse_yes_no",

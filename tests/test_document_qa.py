@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from cookbook import SampleRandom
 from cookbook.contract.tokens import TokenSpace, pseudowords
-from cookbook_plugins.qa.document_qa import _window_sums, align, document_qa
+from cookbook.specs.scorers import _window_sums
+from cookbook_plugins.qa.document_qa import align, document_qa
 
 SPACE = TokenSpace("test", pseudowords(500, seed=2))
 DOC = "The Bell Rock Lighthouse stands off the coast of Angus. It was built by Robert Stevenson."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import accumulate
 from typing import Annotated, Any, Literal
 
 from cookbook import (
@@ -11,10 +10,8 @@ from cookbook import (
     SampleRandom,
     TokenRuns,
     TokenSpace,
-    normalize_tokens,
-    normalize_word,
+    near_span,
     template,
-    word_tokens,
 )
 
 #: A document's length in tokens: at least one, at most 100,000 (longer ones make generation
@@ -43,48 +40,7 @@ def align(slots: dict[str, Any], output: str, k: int = 3, window: int | None = N
 
     Works on real data too: the question is located by fuzzy token overlap, no position needed.
     """
-    window = window or k
-    answer = normalize_tokens(output if isinstance(output, str) else str(output))
-    if not answer:
-        return 0.0
-    if "position" in slots:
-        start, span = slots["position"], len(slots["question"].split())
-        words = slots["document"].split(None, max(0, start + span + window))
-        if not words:
-            return 0.0
-        near = words[max(0, start - window) : start] + words[start + span : start + span + window]
-        return _share_near(answer, near)
-    words = slots["document"].split()
-    if not words:
-        return 0.0
-    question = set(normalize_tokens(slots["question"]))
-    span = max(1, len(question))
-    doc = [normalize_word(w) for w in words]
-    overlaps = _window_sums([w in question for w in doc], span)
-    best = max(overlaps)
-    if best == 0:
-        return 0.0
-    best_score = 0.0
-    for start, overlap in enumerate(overlaps):
-        if overlap == best:
-            near = (
-                words[max(0, start - window) : start] + words[start + span : start + span + window]
-            )
-            best_score = max(best_score, _share_near(answer, near))
-    return best_score
-
-
-def _share_near(answer: list[str], near: list[str]) -> float:
-    """Share of ``answer`` tokens among the normalised tokens of the words ``near``."""
-    near_tokens = {t for word in near for t in word_tokens(word)}
-    return len([t for t in answer if t in near_tokens]) / len(answer)
-
-
-def _window_sums(hits: list[bool], span: int) -> list[int]:
-    """``sum(hits[i : i + span])`` for every ``i``, in one pass."""
-    prefix = [0, *accumulate(hits)]
-    n = len(hits)
-    return [prefix[min(i + span, n)] - prefix[i] for i in range(n)]
+    return near_span(slots, output, "document", "question", "position", window or k, "both")
 
 
 @template(
