@@ -73,6 +73,7 @@ from cookbook.registry import get_registry
 from cookbook.specs.records import parse_record, parse_yes_no, record_overlap
 from cookbook.specs.records import serialize as serialize_record
 from cookbook.specs.scorers import near_span
+from cookbook.specs.steps import random_edits
 
 
 def load_dataset(*args: Any, **kwargs: Any) -> Any:
@@ -168,6 +169,7 @@ __all__ = [
     "normalize_word",
     "parse_assignments",
     "parse_value",
+    "random_edits",
     "read_json",
     "read_jsonl",
     "require_field",

@@ -131,7 +131,7 @@ def _run(
     if kind == "noise":
         return noisy(rng, tokens, list(arg("of")), arg("rate"))
     if kind == "edit":
-        return edited(rng, tokens, arg("values"), size("edits"))
+        return random_edits(rng, tokens, arg("values"), size("edits"))
     if kind == "each":
         results = []
         for item in arg("over"):
@@ -160,7 +160,7 @@ def noisy(rng: SampleRandom, tokens: TokenSpace, words: list[str], rate: float) 
     return [o if f < cut else w for w, f, o in zip(words, flips, others, strict=True)]
 
 
-def edited(
+def random_edits(
     rng: SampleRandom, tokens: TokenSpace, values: list[list[str]], edits: int
 ) -> list[list[str]]:
     """A copy of ``values`` after ``edits`` random token replacements, deletions or

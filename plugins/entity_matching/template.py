@@ -15,6 +15,7 @@ from cookbook import (
     TokenSpace,
     parse_record,  # noqa: F401 - this module's record helpers, for its task and users
     parse_yes_no,
+    random_edits,
     record_overlap,
     serialize_record,
     template,
@@ -42,23 +43,6 @@ def _rule(slots: dict[str, Any], threshold: float = 0.5) -> str:
 def align(slots: dict[str, Any], output: str, threshold: float = 0.5) -> float:
     """1.0 when the output's Yes/No is what the overlap rule gives for the two records."""
     return float(parse_yes_no(output) == _rule(slots, threshold))
-
-
-def _perturb(
-    rng: SampleRandom, tokens: TokenSpace, values: list[list[str]], edits: int
-) -> list[list[str]]:
-    """A copy of ``values`` after ``edits`` random token replacements, deletions or insertions."""
-    values = [list(v) for v in values]
-    for _ in range(edits):
-        value = values[rng.randrange(len(values))]
-        kind = rng.randrange(4)  # replacements twice as likely as deletions or insertions
-        if kind < 2 and value:
-            value[rng.randrange(len(value))] = tokens.draw(rng, 1)[0]
-        elif kind == 2 and len(value) > 1:
-            del value[rng.randrange(len(value))]
-        else:
-            value.insert(rng.randint(0, len(value)), tokens.draw(rng, 1)[0])
-    return values
 
 
 @template(
@@ -95,9 +79,9 @@ def entity_matching(
     allowed = int(size * (1 - threshold))  # replacements that keep the F1 >= threshold
     for _ in range(32):  # the rule decides the label; redraw the rare pair that misses it
         if want == "Yes":
-            other = _perturb(rng, tokens, values, rng.randint(0, allowed))
+            other = random_edits(rng, tokens, values, rng.randint(0, allowed))
         elif hard:
-            other = _perturb(rng, tokens, values, rng.randint(allowed + 1, size))
+            other = random_edits(rng, tokens, values, rng.randint(allowed + 1, size))
         else:
             other = [tokens.draw(rng, len(v)) for v in values]
         entity_b = serialize(dict(zip(names, map(" ".join, other), strict=True)))
