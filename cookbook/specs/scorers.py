@@ -54,13 +54,17 @@ def _yes_no(rule: RuleFn, args: Args) -> Score:
     return score
 
 
-def _near_span(rule: RuleFn, args: Args) -> Score:
-    names = ("document", "question", "position", "window", "side")
+def _by_args(function: Callable[..., float]) -> Callable[[RuleFn, Args], Score]:
+    """A scorer maker calling ``function(slots, output, **args)`` with the arguments evaluated
+    over the parameters (the rule is not used: the scorer finds the answer in the slots)."""
 
-    def score(slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
-        return near_span(slots, output, *(args[name](params) for name in names))
+    def make(rule: RuleFn, args: Args) -> Score:
+        def score(slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
+            return function(slots, output, **{name: arg(params) for name, arg in args.items()})
 
-    return score
+        return score
+
+    return make
 
 
 def near_span(
@@ -101,15 +105,6 @@ def near_span(
                 best_score, _share_near(answer, _near(words, start, span, window, side))
             )
     return best_score
-
-
-def _span_f1(rule: RuleFn, args: Args) -> Score:
-    names = ("document", "question", "position", "k", "side")
-
-    def score(slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
-        return span_f1(slots, output, *(args[name](params) for name in names))
-
-    return score
 
 
 def span_f1(
@@ -180,7 +175,7 @@ SCORERS: dict[str, ScorerKind] = {
             "window": 3,
             "side": "both",
         },
-        _near_span,
+        _by_args(near_span),
         "share of the output's tokens within 'window' tokens before, after or on both sides"
         " of the question's span in the document (found by overlap when there is no position"
         " slot); slot names are arguments",
@@ -193,7 +188,7 @@ SCORERS: dict[str, ScorerKind] = {
             "k": 3,
             "side": "after",
         },
-        _span_f1,
+        _by_args(span_f1),
         "token F1 of the output and the k words right before or after the question's span in"
         " the document (found by overlap when there is no position slot); slot names are"
         " arguments",
