@@ -8,7 +8,13 @@ from typing import Annotated, Any
 
 import typer
 
-from cookbook.cli.options import parse_params
+from cookbook.cli.options import (
+    EngineOption,
+    RayAddressOption,
+    ShardSizeOption,
+    check_engine,
+    parse_params,
+)
 from cookbook.cli.output import console, safe
 from cookbook.contract.errors import CookbookError
 from cookbook.contract.params import MAX_INTEGER
@@ -58,16 +64,9 @@ def generate_command(
     tokens: Annotated[
         str, typer.Option(help="Token space: pseudowords, tokenizer:MODEL, or a plugin's.")
     ] = DEFAULT_TOKEN_SPACE,
-    engine: Annotated[
-        str, typer.Option(help="local (worker processes) or ray (Ray tasks over shards).")
-    ] = "local",
-    address: Annotated[
-        str | None,
-        typer.Option(help="--engine ray: a cluster (auto or HOST:PORT); default: a local Ray."),
-    ] = None,
-    shard_size: Annotated[
-        int, typer.Option(min=1, help="--engine ray: samples per shard.")
-    ] = 131_072,
+    engine: EngineOption = "local",
+    address: RayAddressOption = None,
+    shard_size: ShardSizeOption = 131_072,
     keep_shards: Annotated[
         bool,
         typer.Option(
@@ -79,8 +78,7 @@ def generate_command(
     """Generate N samples of TEMPLATES to a JSONL or Parquet file, identical for any --workers
     and for either engine."""
     jobs = build_jobs(templates, n, parse_params(param))
-    if engine not in ("local", "ray"):
-        raise CookbookError(f"--engine {engine}: choose local or ray")
+    check_engine(engine)
     if keep_shards and engine != "ray":
         raise CookbookError("--keep-shards applies to --engine ray only")
     with progress_bar("generating", total=n) as advance:

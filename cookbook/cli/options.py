@@ -10,6 +10,7 @@ import typer
 import typer.core
 from rich.markup import escape
 
+from cookbook.contract.errors import CookbookError
 from cookbook.contract.params import Params
 from cookbook.pipeline.yamlfile import parse_assignments
 
@@ -21,6 +22,25 @@ ParamOption = Annotated[
         help="A parameter KEY=VALUE (repeatable; VALUE is read as YAML: 3, 0.5, true, \\[a, b]).",
     ),
 ]
+
+#: ``--engine``, ``--address`` and ``--shard-size``: where a command's work runs (``generate``,
+#: ``score``); each command gives ``--shard-size`` its own default.
+EngineOption = Annotated[
+    str, typer.Option(help="local (this machine) or ray (Ray tasks over shards of the work).")
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(help="--engine ray: a cluster (auto or HOST:PORT); default: a local Ray."),
+]
+ShardSizeOption = Annotated[
+    int, typer.Option(min=1, help="--engine ray: samples (or records) per Ray task.")
+]
+
+
+def check_engine(engine: str) -> None:
+    """An ``--engine`` other than local or ray is an error naming it."""
+    if engine not in ("local", "ray"):
+        raise CookbookError(f"--engine {engine}: choose local or ray")
 
 
 def parse_params(items: list[str] | None, option: str = "--param") -> list[tuple[str, Any]]:

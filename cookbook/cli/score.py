@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cookbook.cli.options import parse_params
+from cookbook.cli.options import (
+    EngineOption,
+    RayAddressOption,
+    ShardSizeOption,
+    check_engine,
+    parse_params,
+)
 from cookbook.contract.errors import CookbookError, PluginClashError
 from cookbook.contract.templates import Template
 from cookbook.engine.alignment import AlignmentSummary, alignment_scores, gold_answers, summarize
@@ -175,20 +181,12 @@ def score_command(
     limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N.")] = None,
     show: Annotated[int, typer.Option(min=0, help="Records that do not align to show.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
-    engine: Annotated[
-        str, typer.Option(help="local (this process) or ray (Ray tasks over record ranges).")
-    ] = "local",
-    address: Annotated[
-        str | None,
-        typer.Option(help="--engine ray: a cluster (auto or HOST:PORT); default: a local Ray."),
-    ] = None,
-    shard_size: Annotated[
-        int, typer.Option(min=1, help="--engine ray: records per Ray task.")
-    ] = 50_000,
+    engine: EngineOption = "local",
+    address: RayAddressOption = None,
+    shard_size: ShardSizeOption = 50_000,
 ) -> None:
     """The template alignment statistic: how much outputs follow TEMPLATE's rule (mean, 95% CI)."""
-    if engine not in ("local", "ray"):
-        raise CookbookError(f"--engine {engine}: choose local or ray")
+    check_engine(engine)
     registry = get_registry()
     tpl = registry.get("templates", template)
     given = dict(parse_params(param))
