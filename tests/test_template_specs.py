@@ -208,6 +208,11 @@ def test_the_shipped_schema_lists_every_primitive():
     schema = spec_schema()
     expression = schema["$defs"]["expression"]["anyOf"][1]["propertyNames"]["enum"]
     assert sorted(expression) == sorted(OPERATORS)
+    described = schema["$defs"]["expression"]["anyOf"][1]["properties"]
+    assert sorted(described) == sorted(OPERATORS)
+    for name, operator in OPERATORS.items():  # each says what it does and takes
+        assert described[name]["description"].startswith(operator.description)
+        assert all(arg in described[name]["description"] for arg in operator.args)
     steps = schema["$defs"]["step"]["properties"]
     assert set(steps) - {"let", "when", "otherwise"} == set(STEP_KINDS)
     assert sorted(schema["properties"]["scorer"]["anyOf"][0]["enum"]) == sorted(SCORERS)

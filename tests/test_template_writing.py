@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -13,11 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 from cli_helpers import assert_clean, cli
 from test_scaffold import cookbook, pip_install
 from tiny_llama import build_tiny_llama
 
-from cookbook import CookbookError, Writer, get_registry
+from cookbook import CookbookError, Writer, get_registry, spec_schema, template_from_spec
 from cookbook_plugins.template_writing import prompts, write
 from cookbook_plugins.template_writing.writers import completions_url
 
@@ -446,7 +448,17 @@ def test_the_first_prompt_explains_the_contract_with_built_in_examples():
     assert "def retrieval(" in system["content"]  # a built-in template's source
     assert user["content"] == "Write a template for this task: Sort the words."
     spec_system = prompts.first_messages("Sort the words.", spec=True)[0]["content"]
-    assert '"$schema"' in spec_system and "name: document_qa" in spec_system
+    assert "name: document_qa" in spec_system and len(spec_system) < 12000  # not the schema's JSON
+    described = spec_schema()["$defs"]["expression"]["anyOf"][1]["properties"]
+    for operator, value in described.items():  # the reference lists every primitive
+        assert f"- {operator}: {value['description']}" in spec_system
+    for kind in ("tokens", "distinct_tokens", "randint", "each", "repeat", "edit"):
+        assert f"- {kind}: " in spec_system
+    examples = re.findall(r"```yaml\n(.*?)```", spec_system, re.DOTALL)
+    assert len(examples) == 3
+    for text in examples:  # every example is a valid spec
+        spec = yaml.safe_load(text)
+        assert template_from_spec(spec).name == spec["name"]
 
 
 def test_no_key_or_url_leaks_into_the_environment_of_the_check(monkeypatch):

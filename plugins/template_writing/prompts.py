@@ -8,7 +8,7 @@ import inspect
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +55,10 @@ SPEC_CONTRACT = """\
 You write Cookbook template specs: declarative YAML that composes Cookbook's built-in, trusted \
 primitives (token spans and how they are sampled, operations on them, a prompt format and an \
 answer format); Cookbook builds the generator and the scorer from it. Nothing in a spec is \
-code. A spec must validate against this JSON Schema:
+code. The draws make random input slots from random words; the rule computes the answer from \
+the slots; every sample's answer must score 1.0 under the scorer.
 
-```json
-{schema}
-```
+{reference}
 
 Reply with the whole spec in one ```yaml fenced block."""
 
@@ -79,22 +78,83 @@ def template_sources() -> list[tuple[str, str]]:
     return [("reverse_words", example), *sources]
 
 
-def spec_schema_text() -> str:
-    """The template spec JSON Schema, as Cookbook ships it (``{}`` when absent)."""
-    from importlib.resources import files
-
-    try:
-        return (files("cookbook.schemas") / "template_spec.schema.json").read_text("utf-8")
-    except (OSError, ModuleNotFoundError):
-        return "{}"
+def spec_reference(schema: Mapping[str, Any] | None = None) -> str:
+    """The spec format in a page, read off the shipped JSON Schema: its keys, its draw step
+    kinds and its expression operators, each with its description (a writer needs this, not
+    the schema's 10,000 characters of JSON)."""
+    schema = cookbook.spec_schema() if schema is None else schema
+    lines = ["A spec is one YAML mapping with these keys:"]
+    for key, value in schema.get("properties", {}).items():
+        choices = value.get("enum") or value.get("const")
+        what = value.get("description") or ""
+        if key == "scorer":
+            names = value.get("anyOf", [{}])[0].get("enum", [])
+            what += f" One of {', '.join(names)}."
+        elif isinstance(choices, list):
+            what += f" One of {', '.join(map(str, choices))}."
+        elif choices is not None:
+            what += f" Always {choices}."
+        lines.append(f"- {key}: {what}".rstrip())
+    defs = schema.get("$defs", {})
+    steps = defs.get("step", {}).get("properties", {})
+    lines += [
+        "",
+        "A draw step is a mapping `{let: NAME, KIND: ARGUMENTS}` with one of these kinds:",
+    ]
+    for kind, value in steps.items():
+        if kind not in ("let", "when", "otherwise"):
+            lines.append(f"- {kind}: {value.get('description', '')}")
+    for key in ("when", "otherwise"):
+        if key in steps:
+            lines.append(f"- (optional) {key}: {steps[key].get('description', '')}")
+    expression = defs.get("expression", {})
+    lines += ["", f"Expressions: {expression.get('description', '')}", "Operators:"]
+    operators = next(
+        (
+            branch.get("properties", {})
+            for branch in expression.get("anyOf", [])
+            if isinstance(branch, dict) and "propertyNames" in branch
+        ),
+        {},
+    )
+    for name, value in operators.items():
+        lines.append(f"- {name}: {value.get('description', '')}")
+    lines.append(
+        "Arguments are a list in order (`{after: [$words, $start, 3, $k]}`) or a mapping by"
+        " name; `$name` is a parameter, an earlier draw or, in the rule, an input slot."
+    )
+    return "\n".join(lines)
 
 
 def spec_examples() -> list[tuple[str, str]]:
-    """(file name, text) of the built-in templates' specs found beside the source tree."""
+    """(name, YAML) of short example specs: two the search makes (a token operation and a
+    Yes/No comparison, always valid) and the built-in document_qa's spec when the source tree
+    is beside the package."""
+    import yaml
+
+    from cookbook_plugins.template_writing.search import Shape, make_spec
+
+    shape = Shape(("text", "a", "b"), {"text": (3, 12), "a": (3, 10), "b": (3, 10)}, True, 3)
+    made = [
+        make_spec({"op": "last", "source": "text", "k": 2}, shape),
+        make_spec({"op": "record_overlap", "left": "a", "right": "b", "threshold": 0.5}, shape),
+    ]
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    def dump(spec: dict[str, Any]) -> str:
+        return yaml.dump(spec, Dumper=Dumper, sort_keys=False, default_flow_style=None, width=100)
+
+    for spec in made:
+        spec["description"] = spec["description"].replace(" (found by alignment-guided search)", "")
+    examples = [(spec["name"], dump(spec)) for spec in made]
     folder = Path(cookbook.__file__).resolve().parents[1] / "examples" / "specs"
-    if not folder.is_dir():
-        return []
-    return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.y*ml"))[:2]]
+    document_qa = folder / "document_qa.yaml"
+    if document_qa.is_file():
+        examples.append(("document_qa", document_qa.read_text(encoding="utf-8")))
+    return examples
 
 
 def _clip(value: Any) -> Any:
@@ -125,7 +185,7 @@ def first_messages(
 ) -> list[dict[str, str]]:
     """The first try's chat messages: the contract with examples, then the task."""
     if spec:
-        system = SPEC_CONTRACT.replace("{schema}", spec_schema_text())
+        system = SPEC_CONTRACT.replace("{reference}", spec_reference())
         examples = [f"Spec {name}:\n```yaml\n{text.strip()}\n```" for name, text in spec_examples()]
     else:
         system = MODULE_CONTRACT
