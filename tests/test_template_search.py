@@ -85,6 +85,31 @@ def test_the_search_recovers_a_comparison_threshold():
     assert abs(best.choices["threshold"] - 0.7) <= 0.1
 
 
+def test_the_search_recovers_a_coverage_threshold_over_plain_texts():
+    # Yes/No answers over two texts (not records): is the question's wording in the passage?
+    choices = {"op": "coverage", "left": "question", "right": "passage", "threshold": 0.7}
+    spec = hidden(choices, {"passage": (20, 60), "question": (3, 8)}, yes_no=True)
+    records = records_of(spec, n=80)
+    assert {r.answers[0] for r in records} == {"Yes", "No"}
+    results = search_specs(records, budget=BUDGET, seed=0)
+    best = results[0]
+    assert best.alignment == 1.0
+    assert best.choices["op"] == "coverage" and best.choices["left"] == "question"
+    assert abs(best.choices["threshold"] - 0.7) <= 0.05
+    assert results[-1].alignment < 1.0
+    # the found spec's own samples follow its rule, and lower-case answers stay lower-case
+    template = template_from_spec(best.spec)
+    tokens = resolve_token_space("pseudowords", get_registry())
+    maker = SampleMaker(template, template.name, template.resolve(), 0, tokens)
+    for i in range(100):
+        slots = dict(maker.record(i)["slots"])
+        answer = slots.pop("answer")
+        assert template.align(slots, answer, template.resolve()) == 1.0
+    lower = [TaskRecord(id=r.id, slots=r.slots, answers=[r.answers[0].lower()]) for r in records]
+    found = search_specs(lower, budget=BUDGET, seed=0)[0]
+    assert found.alignment == 1.0 and found.spec["rule"]["if"][1:] == ["yes", "no"]
+
+
 def test_the_search_is_deterministic_and_reports_each_spec_it_evaluates():
     choices = {"op": "span", "document": "d", "question": "q", "side": "after", "k": 3}
     records = records_of(hidden(choices, {"d": (20, 40), "q": (2, 3)}), drop=("position",))

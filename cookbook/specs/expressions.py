@@ -176,6 +176,11 @@ OPERATORS: dict[str, Operator] = {
         records.record_overlap,
         description="token F1 of two records' values",
     ),
+    "coverage": Operator(
+        ("of", "within"),
+        records.coverage,
+        description="share of the first text's words found in the second",
+    ),
     "attribute_agreement": Operator(
         ("left", "right"),
         records.attribute_agreement,

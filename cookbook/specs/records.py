@@ -63,6 +63,19 @@ def record_overlap(a: str, b: str) -> float:
     return token_f1(tokens_a, tokens_b) if tokens_a and tokens_b else 0.0
 
 
+def coverage(of: Any, within: Any) -> float:
+    """Share of the distinct normalised words of ``of`` that occur in ``within`` (a text or a
+    list of words; 0 when ``of`` has none): 1.0 when a question only repeats its passage."""
+    words = set(normalize_tokens(_text(of)))
+    if not words:
+        return 0.0
+    return len(words & set(normalize_tokens(_text(within)))) / len(words)
+
+
+def _text(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def attribute_agreement(a: str, b: str) -> float:
     """Mean token F1 of the two records' values attribute by attribute, over the attributes
     both have present (0 when they share none)."""

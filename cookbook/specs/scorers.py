@@ -49,7 +49,8 @@ def _exact(rule: RuleFn, args: Args) -> Score:
 
 def _yes_no(rule: RuleFn, args: Args) -> Score:
     def score(slots: Mapping[str, Any], output: Any, params: Mapping[str, Any]) -> float:
-        return float(parse_yes_no(output) == rule(slots, params))
+        answer = parse_yes_no(rule(slots, params))
+        return float(answer is not None and parse_yes_no(output) == answer)
 
     return score
 
@@ -165,7 +166,9 @@ SCORERS: dict[str, ScorerKind] = {
     "fuzzy_f1": ScorerKind({}, _fuzzy, "token F1 of the output and the rule's answer"),
     "exact": ScorerKind({}, _exact, "1 when the output's normalised tokens equal the answer's"),
     "yes_no": ScorerKind(
-        {}, _yes_no, "1 when the output's first Yes or No is the rule's answer (Yes or No)"
+        {},
+        _yes_no,
+        "1 when the output's first Yes or No is the rule's answer (Yes or No, any case)",
     ),
     "near_span": ScorerKind(
         {

@@ -58,6 +58,8 @@ class Shape:
     value_words: tuple[int, int] = (1, 4)
     #: The records' own prompt format over their slots, when it can be read off their prompts.
     prompt: str | None = None
+    #: How the records write Yes and No (their most common casing).
+    yes_no_words: tuple[str, str] = ("Yes", "No")
 
 
 def search_specs(
@@ -142,7 +144,17 @@ def describe(usable: list[tuple[dict[str, Any], list[str]]]) -> Shape:
     attributes = _attribute_count(usable, names)
     firsts = [answers[0].strip().lower() for _, answers in usable]
     yes_share = round(firsts.count("yes") / len(firsts), 2)
-    return Shape(tuple(names), lengths, yes_no, attributes, yes_share, _value_words(usable, names))
+    lower = sum(a.strip() in ("yes", "no") for _, answers in usable for a in answers[:1])
+    words = ("yes", "no") if yes_no and lower > len(usable) / 2 else ("Yes", "No")
+    return Shape(
+        tuple(names),
+        lengths,
+        yes_no,
+        attributes,
+        yes_share,
+        _value_words(usable, names),
+        yes_no_words=words,
+    )
 
 
 def records_prompt(records: Sequence[TaskRecord], checked: int = 20) -> str | None:
@@ -214,9 +226,15 @@ def candidates(shape: Shape) -> list[dict[str, Any]]:
     if shape.yes_no:
         for left in shape.slots:
             for right in shape.slots:
-                if left >= right:
+                if left == right:
                     continue
-                for op in ("record_overlap", "attribute_agreement"):
+                # records: compared both ways alike; texts: one's words looked up in the other
+                ops = (
+                    ("record_overlap", "attribute_agreement") if shape.attributes else ("coverage",)
+                )
+                if shape.attributes and left > right:
+                    continue
+                for op in ops:
                     for threshold in _THRESHOLDS:
                         out.append({"op": op, "left": left, "right": right, "threshold": threshold})
         return out
@@ -253,8 +271,11 @@ def neighbours(choices: dict[str, Any], shape: Shape) -> list[dict[str, Any]]:
             for i in (index - 1, index + 1)
             if 0 <= i < len(_THRESHOLDS)
         ]
-        other = "attribute_agreement" if choices["op"] == "record_overlap" else "record_overlap"
-        out.append(choices | {"op": other})
+        if choices["op"] == "coverage":
+            out.append(choices | {"left": choices["right"], "right": choices["left"]})
+        else:
+            other = {"record_overlap": "attribute_agreement"}.get(choices["op"], "record_overlap")
+            out.append(choices | {"op": other})
     if choices["op"] in ("first", "last"):
         out.append(choices | {"op": "last" if choices["op"] == "first" else "first"})
     return out
@@ -293,6 +314,8 @@ def make_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
     op = choices["op"]
     if op == "span":
         spec = _span_spec(choices, shape)
+    elif op == "coverage":
+        spec = _coverage_spec(choices, shape)
     elif "threshold" in choices:
         spec = _comparison_spec(choices, shape)
     else:
@@ -459,6 +482,79 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
         },
         "rule": {"if": [{"ge": [{op: [f"${left}", f"${right}"]}, "$threshold"]}, "Yes", "No"]},
         "prompt": f"{left}: {{{left}}}\n{right}: {{{right}}}\nThe same? Yes or No?",
+        "completion": " {answer}",
+        "scorer": "yes_no",
+    }
+
+
+def _coverage_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    """Yes when at least ``threshold`` of the words of slot ``left`` occur in slot ``right``:
+    ``left`` is a span of ``right`` with a share of its words replaced (less than 1 -
+    threshold for Yes, more for No), redrawn until the rule gives the drawn label."""
+    left, right, threshold = choices["left"], choices["right"], choices["threshold"]
+    yes, no = shape.yes_no_words
+    low, high = _clamp(*shape.lengths[right], 5, 400)
+    short, long = _clamp(*shape.lengths[left], 1, min(low, 50))
+    positives = min(max(shape.yes_share, 0.05), 0.95)
+    want_yes = {"eq": ["$want", yes]}
+    kept = {"sub": [1, "$threshold"]}
+    return {
+        "family": "comparison",
+        "description": (
+            f"{yes} when at least {threshold} of the words of {left} occur in {right}"
+            " (found by alignment-guided search)."
+        ),
+        "params": {
+            "min_words": {"type": "integer", "minimum": 1, "default": low},
+            "max_words": {"type": "integer", "minimum": 1, "default": high},
+            "min_asked": {"type": "integer", "minimum": 1, "default": short},
+            "max_asked": {"type": "integer", "minimum": 1, "default": long},
+            "threshold": {"type": "number", "minimum": 0, "maximum": 1, "default": threshold},
+            "positives": {"type": "number", "minimum": 0, "maximum": 1, "default": positives},
+        },
+        "draws": [
+            {"let": "length", "randint": ["$min_words", {"max": ["$min_words", "$max_words"]}]},
+            {"let": "words", "tokens": "$length"},
+            {
+                "let": "size",
+                "randint": [
+                    {"min": ["$min_asked", "$length"]},
+                    {"min": [{"max": ["$min_asked", "$max_asked"]}, "$length"]},
+                ],
+            },
+            {"let": "draw", "random": True},
+            {"let": "want", "value": {"if": [{"lt": ["$draw", "$positives"]}, yes, no]}},
+            {
+                "repeat": {
+                    "times": 32,
+                    "steps": [
+                        {"let": "start", "randint": [0, {"sub": ["$length", "$size"]}]},
+                        {"let": "draw", "random": True},
+                        {
+                            "let": "rate",
+                            "value": {
+                                "if": [
+                                    want_yes,
+                                    {"mul": ["$draw", kept]},
+                                    {"add": [kept, {"mul": ["$draw", "$threshold"]}]},
+                                ]
+                            },
+                        },
+                        {"let": "asked", "value": {"slice": ["$words", "$start", "$size"]}},
+                        {"let": "asked", "noise": ["$asked", "$rate"]},
+                    ],
+                    "until": {
+                        "eq": [
+                            {"rule": {left: {"join": "$asked"}, right: {"join": "$words"}}},
+                            "$want",
+                        ]
+                    },
+                }
+            },
+        ],
+        "slots": {right: {"join": "$words"}, left: {"join": "$asked"}},
+        "rule": {"if": [{"ge": [{"coverage": [f"${left}", f"${right}"]}, "$threshold"]}, yes, no]},
+        "prompt": f"{right}: {{{right}}}\n{left}: {{{left}}}\n{yes} or {no}?",
         "completion": " {answer}",
         "scorer": "yes_no",
     }
