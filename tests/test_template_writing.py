@@ -19,7 +19,14 @@ from cli_helpers import assert_clean, cli
 from test_scaffold import cookbook, pip_install
 from tiny_llama import build_tiny_llama
 
-from cookbook import CookbookError, Writer, get_registry, spec_schema, template_from_spec
+from cookbook import (
+    CookbookError,
+    TaskRecord,
+    Writer,
+    get_registry,
+    spec_schema,
+    template_from_spec,
+)
 from cookbook_plugins.template_writing import prompts, write
 from cookbook_plugins.template_writing.writers import completions_url
 
@@ -459,6 +466,12 @@ def test_the_first_prompt_explains_the_contract_with_built_in_examples():
     for text in examples:  # every example is a valid spec
         spec = yaml.safe_load(text)
         assert template_from_spec(spec).name == spec["name"]
+    # records with Yes/No answers are shown comparisons only; other records no comparison
+    yes_no = [TaskRecord(id="1", slots={"p": "a b c", "q": "a b"}, answers=["yes"])]
+    names = [name for name, _ in prompts.spec_examples(yes_no)]
+    assert names == ["coverage_80_a_b"]
+    text = [TaskRecord(id="1", slots={"p": "a b c", "q": "a b"}, answers=["c"])]
+    assert [name for name, _ in prompts.spec_examples(text)] == ["last_k2_text", "document_qa"]
 
 
 def test_no_key_or_url_leaks_into_the_environment_of_the_check(monkeypatch):

@@ -126,19 +126,32 @@ def spec_reference(schema: Mapping[str, Any] | None = None) -> str:
     return "\n".join(lines)
 
 
-def spec_examples() -> list[tuple[str, str]]:
-    """(name, YAML) of short example specs: two the search makes (a token operation and a
-    Yes/No comparison, always valid) and the built-in document_qa's spec when the source tree
-    is beside the package."""
+def spec_examples(records: Sequence[TaskRecord] = ()) -> list[tuple[str, str]]:
+    """(name, YAML) of short example specs fitting the records' answers: specs the search makes
+    (always valid) for a token operation and a Yes/No text comparison (a record comparison for
+    ``name: value`` records), and the built-in document_qa's spec when the source tree is
+    beside the package; Yes/No records get only comparisons, other records no comparison."""
     import yaml
 
-    from cookbook_plugins.template_writing.search import Shape, make_spec
+    from cookbook_plugins.template_writing.search import Shape, describe, make_spec
 
-    shape = Shape(("text", "a", "b"), {"text": (3, 12), "a": (3, 10), "b": (3, 10)}, True, 3)
-    made = [
-        make_spec({"op": "last", "source": "text", "k": 2}, shape),
-        make_spec({"op": "record_overlap", "left": "a", "right": "b", "threshold": 0.5}, shape),
-    ]
+    yes_no, attributes = False, 0
+    usable = [(r.slots, [str(a) for a in r.answers if str(a).strip()]) for r in records]
+    usable = [(slots, answers) for slots, answers in usable if answers]
+    if usable:
+        shape = describe(usable)
+        yes_no, attributes = shape.yes_no, shape.attributes
+    lengths = {"text": (3, 12), "a": (3, 8), "b": (20, 60)}
+    shape = Shape(("text", "a", "b"), lengths, True, 3, yes_no_words=("Yes", "No"))
+    token = make_spec({"op": "last", "source": "text", "k": 2}, shape)
+    text = make_spec({"op": "coverage", "left": "a", "right": "b", "threshold": 0.8}, shape)
+    pair = make_spec({"op": "record_overlap", "left": "a", "right": "b", "threshold": 0.5}, shape)
+    if not usable:
+        made = [token, text]
+    elif yes_no:
+        made = [text, pair] if attributes else [text]
+    else:
+        made = [token]
 
     class Dumper(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
@@ -152,7 +165,7 @@ def spec_examples() -> list[tuple[str, str]]:
     examples = [(spec["name"], dump(spec)) for spec in made]
     folder = Path(cookbook.__file__).resolve().parents[1] / "examples" / "specs"
     document_qa = folder / "document_qa.yaml"
-    if document_qa.is_file():
+    if document_qa.is_file() and not yes_no:
         examples.append(("document_qa", document_qa.read_text(encoding="utf-8")))
     return examples
 
@@ -186,7 +199,9 @@ def first_messages(
     """The first try's chat messages: the contract with examples, then the task."""
     if spec:
         system = SPEC_CONTRACT.replace("{reference}", spec_reference())
-        examples = [f"Spec {name}:\n```yaml\n{text.strip()}\n```" for name, text in spec_examples()]
+        examples = [
+            f"Spec {name}:\n```yaml\n{text.strip()}\n```" for name, text in spec_examples(records)
+        ]
     else:
         system = MODULE_CONTRACT
         examples = [
