@@ -545,3 +545,70 @@ def test_search_and_check_read_the_split_they_are_given(tmp_path):
     assert code == 0 and f"alignment on {test_rows} records of task 'deepmatcher'" in output
     code, output = cli("write-template", "--split", "train", "-o", str(tmp_path / "x"))
     assert code == 1 and "--split applies to --examples data only" in output
+
+
+# --- --rule: the writer chooses a rule, Cookbook builds the spec -------------------------------
+
+
+def boolq_file(path: Path) -> Path:
+    """Six BoolQ-style records (lm-eval's boolq layout): yes exactly when the question's
+    words are all in the passage."""
+    rows = [
+        ("the cat sat on the mat", "the cat sat", 1),
+        ("rivers flow into the sea", "rivers flow", 1),
+        ("a red bus stops here", "a red bus", 1),
+        ("snow falls in winter", "does rain fall", 0),
+        ("bread is made of flour", "is cheese made", 0),
+        ("birds fly south", "do fish swim", 0),
+    ]
+    lines = [
+        json.dumps({"query": f"Passage: {p}\nQuestion: {q}?", "choices": ["no", "yes"],
+                    "gold": gold})
+        for p, q, gold in rows
+    ]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_chosen_rule_is_validated_built_into_a_spec_and_checked(scripted, tmp_path):
+    data = write.TaskData("boolq", str(boolq_file(tmp_path / "boolq.jsonl")))
+    bad = '{"op": "coverage", "left": "claim", "right": "context", "threshold": 1.5}'
+    good = '{"op": "coverage", "left": "question", "right": "context", "threshold": 0.9}'
+    scripted.REPLIES[:] = [fenced(bad, "json"), fenced(good, "json")]
+    written = write.write_template(
+        "Is the question stated in the passage?", tmp_path / "p", writer="scripted", rule=True,
+        samples=50, data=data,
+    )  # fmt: skip
+    system = scripted.SEEN[0][0]["content"]
+    assert "coverage: Yes when at least `threshold`" in system
+    assert "The task's input slots are: context, question." in system
+    first, second = written.attempts
+    assert first.report is None  # refused before any spec was built or checked
+    assert "left: 'claim' is not one of ['context', 'question']" in first.problems
+    assert "threshold: 1.5 is greater than the maximum of 0.99" in first.problems
+    retry = scripted.SEEN[1][3]["content"]
+    assert "refused this rule" in retry and all(p in retry for p in first.problems)
+    assert second.accepted and written.report.templates == ["coverage_90_question_context"]
+    spec = yaml.safe_load((written.folder / written.names.module / "spec.yaml").read_text())
+    assert spec["rule"] == {
+        "if": [{"ge": [{"coverage": ["$question", "$context"]}, "$threshold"]}, "yes", "no"]
+    }
+    assert spec["prompt"] == "{context}\nQuestion: {question}\nAnswer:"  # the task's own
+    assert written.report.alignment["mean"] == 1.0  # the six records follow it
+
+
+def test_a_rule_without_records_names_its_own_slots(scripted, tmp_path):
+    scripted.REPLIES[:] = ["no json here", fenced('{"op": "sort", "source": "words"}', "json")]
+    written = write.write_template(
+        "Sort the words alphabetically.", tmp_path / "p", writer="scripted", rule=True,
+        samples=50,
+    )  # fmt: skip
+    assert written.attempts[0].problems == ["the reply has no ```json block with the rule"]
+    template = template_from_spec(
+        yaml.safe_load((written.folder / written.names.module / "spec.yaml").read_text())
+    )
+    from cookbook.engine import SampleMaker, resolve_token_space
+
+    tokens = resolve_token_space("pseudowords", get_registry())
+    slots = SampleMaker(template, template.name, template.resolve(), 0, tokens).record(0)["slots"]
+    assert slots["answer"].split() == sorted(slots["words"].split())

@@ -219,10 +219,14 @@ def first_messages(
 
 
 def retry_messages(
-    messages: list[dict[str, str]], reply: str, problems: Sequence[str], spec: bool = False
+    messages: list[dict[str, str]],
+    reply: str,
+    problems: Sequence[str],
+    spec: bool = False,
+    what: str | None = None,
 ) -> list[dict[str, str]]:
     """The next try's messages: the first two, the refused reply and the check's problems."""
-    what = "spec" if spec else "module"
+    what = what or ("spec" if spec else "module")
     feedback = (
         f"Cookbook's check refused this {what}:\n"
         + "\n".join(f"- {p}" for p in problems)

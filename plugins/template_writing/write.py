@@ -23,6 +23,8 @@ from cookbook_plugins.template_writing import prompts, scaffold
 
 #: Task records shown to the writer.
 SHOWN_RECORDS = 3
+#: Task records a chosen rule's generator is fitted to (lengths, share of Yes, prompt).
+SHAPE_RECORDS = 500
 _REGISTERS = re.compile(r"^\s*def\s+register_templates\s*\(", re.MULTILINE)
 
 
@@ -150,6 +152,7 @@ def write_template(
     data: TaskData | None = None,
     tries: int = 3,
     spec: bool = False,
+    rule: bool = False,
     name: str | None = None,
     samples: int = 300,
     time_limit: float = 60.0,
@@ -163,7 +166,9 @@ def write_template(
     accepted, one error with the last problems, and nothing written. ``on_stage(try, what)``
     is told when a try starts writing and checking; ``on_attempt`` gets each finished try.
     Tries after the first sample at ``retry_temperature`` at least, each with its own seed,
-    when the writer has those parameters (a greedy model would repeat its refused reply)."""
+    when the writer has those parameters (a greedy model would repeat its refused reply).
+    With ``rule`` the writer only chooses a rule (a small JSON object, ``rules.py``) and the
+    spec is built from it."""
     if tries < 1:
         raise CookbookError(f"--tries must be at least 1, not {tries}")
     scaffold.ensure_free_folder(output)
@@ -173,6 +178,11 @@ def write_template(
     first = prompts.first_messages(
         description, spec=spec, records=records, task=data.task if data else None
     )
+    if rule:
+        from cookbook_plugins.template_writing import rules
+
+        spec, shaping = True, data.records(SHAPE_RECORDS) if data is not None else []
+        first = [{"role": "system", "content": rules.rule_contract(records)}, first[1]]
     messages, attempts = first, []
     suffix = ".yaml" if spec else ".py"
     with tempfile.TemporaryDirectory(prefix="cookbook-write-") as scratch:
@@ -182,8 +192,13 @@ def write_template(
             reply = str(component.write(messages, **try_params(params, number, retry_temperature)))
             source = prompts.extract_source(reply, spec=spec)
             attempt = Attempt(number, reply, [], messages=messages)
-            if source is None:
+            if rule and source is not None:
+                source, attempt.problems = rules.spec_from_choice(source, shaping)
+            if attempt.problems:
+                pass
+            elif source is None:
                 block = "```yaml block with the spec" if spec else "```python block with the module"
+                block = "```json block with the rule" if rule else block
                 attempt.problems = [f"the reply has no {block}"]
             else:
                 path = Path(scratch) / f"try{number}" / f"written_template{suffix}"
@@ -206,7 +221,8 @@ def write_template(
                     output, source, attempt, attempts, description, writer, params, spec, name
                 )
                 return folder
-            messages = prompts.retry_messages(first, reply, attempt.problems, spec=spec)
+            what = "rule" if rule else None
+            messages = prompts.retry_messages(first, reply, attempt.problems, spec=spec, what=what)
     last = "\n".join(f"  - {p}" for p in attempts[-1].problems)
     raise CookbookError(
         f"writer {writer!r}: no template was accepted in {tries} tr{'y' if tries == 1 else 'ies'};"
@@ -396,6 +412,10 @@ def write_template_command(
     ] = None,
     tries: Annotated[int, Option(min=1, help="Tries before giving up.")] = 3,
     spec: Annotated[bool, Option("--spec", help="Ask for a declarative spec.")] = False,
+    rule: Annotated[
+        bool,
+        Option("--rule", help="Ask only for a rule (a small JSON choice); build the spec from it."),
+    ] = False,
     search: Annotated[
         bool, Option("--search", help="Search specs on the task's records; no model.")
     ] = False,
@@ -466,7 +486,8 @@ def write_template_command(
 
     written = write_template(
         description, output, writer=writer, writer_params=chosen, data=data, tries=tries,
-        spec=spec, name=name, samples=samples, time_limit=time_limit, on_attempt=show,
+        spec=spec, rule=rule, name=name, samples=samples, time_limit=time_limit,
+        on_attempt=show,
         on_stage=lambda number, what: err.print(f"try {number}/{tries}: {what}...", style="dim"),
         retry_temperature=retry_temperature,
     )  # fmt: skip
