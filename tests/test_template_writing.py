@@ -579,14 +579,17 @@ def test_a_chosen_rule_is_validated_built_into_a_spec_and_checked(scripted, tmp_
         "Is the question stated in the passage?", tmp_path / "p", writer="scripted", rule=True,
         samples=50, data=data,
     )  # fmt: skip
-    system = scripted.SEEN[0][0]["content"]
-    assert "coverage: Yes when at least `threshold`" in system
-    assert "The task's input slots are: context, question." in system
+    chat = scripted.SEEN[0]
+    assert "coverage: Yes when at least `threshold`" in chat[0]["content"]
+    assert [m["role"] for m in chat[1:]] == ["user", "assistant"] * 3 + ["user"]  # worked examples
+    assert "Its input slots are: context, question." in chat[-1]["content"]
+    assert "Is the question stated in the passage?" in chat[-1]["content"]
     first, second = written.attempts
     assert first.report is None  # refused before any spec was built or checked
     assert "left: 'claim' is not one of ['context', 'question']" in first.problems
     assert "threshold: 1.5 is greater than the maximum of 0.99" in first.problems
-    retry = scripted.SEEN[1][3]["content"]
+    assert scripted.SEEN[1][:-2] == chat and scripted.SEEN[1][-2]["role"] == "assistant"
+    retry = scripted.SEEN[1][-1]["content"]
     assert "refused this rule" in retry and all(p in retry for p in first.problems)
     assert second.accepted and written.report.templates == ["coverage_90_question_context"]
     spec = yaml.safe_load((written.folder / written.names.module / "spec.yaml").read_text())

@@ -225,7 +225,7 @@ def retry_messages(
     spec: bool = False,
     what: str | None = None,
 ) -> list[dict[str, str]]:
-    """The next try's messages: the first two, the refused reply and the check's problems."""
+    """The next try's messages: the first try's, the refused reply and the check's problems."""
     what = what or ("spec" if spec else "module")
     feedback = (
         f"Cookbook's check refused this {what}:\n"
@@ -233,7 +233,7 @@ def retry_messages(
         + f"\n\nFix every problem and reply with the whole corrected {what} in one fenced block."
     )
     return [
-        *messages[:2],
+        *messages,
         {"role": "assistant", "content": reply},
         {"role": "user", "content": feedback},
     ]

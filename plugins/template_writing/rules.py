@@ -94,26 +94,40 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rule_contract(records: Sequence[TaskRecord] = ()) -> str:
-    """The system message of ``--rule``: the operations, the schema, and worked examples."""
+def rule_messages(
+    description: str, records: Sequence[TaskRecord] = (), task: str | None = None
+) -> list[dict[str, str]]:
+    """The first try's chat of ``--rule``: the operations and the schema, worked examples as
+    earlier turns (a small model follows turns better than text), then the task."""
+    from cookbook_plugins.template_writing.prompts import render_records
+
     slots = _slots(records)
-    lines = [
-        "You choose the rule of a Cookbook template: how a task's answer follows from its input"
-        " slots. Cookbook builds the template (random inputs, the rule, a prompt) from your"
-        " choice. The operations:",
-        *(f"- {op}: {what}" for op, what in OPERATIONS.items()),
-        "",
-        "Reply with one JSON object in a ```json fenced block, valid against this JSON Schema:",
-        "```json",
-        json.dumps(rule_schema(slots)),
-        "```",
-    ]
-    if slots:
-        lines.append(f"The task's input slots are: {', '.join(slots)}. Use only these names.")
-    lines += ["", "Examples:"]
-    for description, choice in EXAMPLES:
-        lines += [f"Task: {description}", f"```json\n{json.dumps(choice)}\n```"]
-    return "\n".join(lines)
+    system = "\n".join(
+        [
+            "You choose the rule of a Cookbook template: how a task's answer follows from its"
+            " input slots. Cookbook builds the template (random inputs, the rule, a prompt) from"
+            " your choice. The operations:",
+            *(f"- {op}: {what}" for op, what in OPERATIONS.items()),
+            "",
+            "Reply with one JSON object in a ```json fenced block, valid against this JSON Schema:",
+            f"```json\n{json.dumps(rule_schema(slots))}\n```",
+        ]
+    )
+    messages = [{"role": "system", "content": system}]
+    for example, choice in EXAMPLES:
+        messages += [
+            {"role": "user", "content": f"Task: {example}"},
+            {"role": "assistant", "content": f"```json\n{json.dumps(choice)}\n```"},
+        ]
+    user = f"Task: {description.strip()}"
+    if records:
+        user += (
+            f"\n\nReal records of the task{f' {task!r}' if task else ''}:\n"
+            + render_records(records)
+            + f"\n\nIts input slots are: {', '.join(slots)}. Use only these names."
+        )
+    user += "\n\nReply with the rule as one JSON object in a ```json block."
+    return [*messages, {"role": "user", "content": user}]
 
 
 def _slots(records: Sequence[TaskRecord]) -> list[str]:

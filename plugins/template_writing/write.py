@@ -182,7 +182,7 @@ def write_template(
         from cookbook_plugins.template_writing import rules
 
         spec, shaping = True, data.records(SHAPE_RECORDS) if data is not None else []
-        first = [{"role": "system", "content": rules.rule_contract(records)}, first[1]]
+        first = rules.rule_messages(description, records, data.task if data else None)
     messages, attempts = first, []
     suffix = ".yaml" if spec else ".py"
     with tempfile.TemporaryDirectory(prefix="cookbook-write-") as scratch:
