@@ -615,3 +615,13 @@ def test_a_rule_without_records_names_its_own_slots(scripted, tmp_path):
     tokens = resolve_token_space("pseudowords", get_registry())
     slots = SampleMaker(template, template.name, template.resolve(), 0, tokens).record(0)["slots"]
     assert slots["answer"].split() == sorted(slots["words"].split())
+
+
+def test_without_feedback_every_try_is_asked_afresh(scripted, tmp_path):
+    scripted.REPLIES[:] = ["no json here", fenced('{"op": "reverse", "source": "words"}', "json")]
+    written = write.write_template(
+        "Reverse the words.", tmp_path / "p", writer="scripted", rule=True, samples=50,
+        feedback=False,
+    )  # fmt: skip
+    assert len(written.attempts) == 2 and written.attempts[1].accepted
+    assert scripted.SEEN[1] == scripted.SEEN[0]  # the same first chat, not the refused reply

@@ -160,6 +160,7 @@ def write_template(
     on_attempt: Callable[[Attempt], None] | None = None,
     on_stage: Callable[[int, str], None] | None = None,
     retry_temperature: float | None = 0.7,
+    feedback: bool = True,
 ) -> Written:
     """Ask ``writer`` for a template up to ``tries`` times, each refused try's problems shown
     on the next, and write the first accepted one as a package in ``output``; when none is
@@ -168,7 +169,8 @@ def write_template(
     Tries after the first sample at ``retry_temperature`` at least, each with its own seed,
     when the writer has those parameters (a greedy model would repeat its refused reply).
     With ``rule`` the writer only chooses a rule (a small JSON object, ``rules.py``) and the
-    spec is built from it."""
+    spec is built from it. Without ``feedback`` every try is asked afresh (independent samples:
+    small models tend to echo the problems instead of fixing them)."""
     if tries < 1:
         raise CookbookError(f"--tries must be at least 1, not {tries}")
     scaffold.ensure_free_folder(output)
@@ -222,7 +224,10 @@ def write_template(
                 )
                 return folder
             what = "rule" if rule else None
-            messages = prompts.retry_messages(first, reply, attempt.problems, spec=spec, what=what)
+            if feedback:
+                messages = prompts.retry_messages(
+                    first, reply, attempt.problems, spec=spec, what=what
+                )
     last = "\n".join(f"  - {p}" for p in attempts[-1].problems)
     raise CookbookError(
         f"writer {writer!r}: no template was accepted in {tries} tr{'y' if tries == 1 else 'ies'};"
@@ -428,6 +433,13 @@ def write_template_command(
         float,
         Option(min=0, help="Sampling temperature (at least) of the tries after the first."),
     ] = 0.7,
+    feedback: Annotated[
+        bool,
+        Option(
+            "--feedback/--no-feedback",
+            help="Show each retry the refused reply and its problems (or ask afresh).",
+        ),
+    ] = True,
     transcript: Annotated[
         Path | None,
         Option(help="Write each try (messages, reply, problems) to this JSON-lines file."),
@@ -489,7 +501,7 @@ def write_template_command(
         spec=spec, rule=rule, name=name, samples=samples, time_limit=time_limit,
         on_attempt=show,
         on_stage=lambda number, what: err.print(f"try {number}/{tries}: {what}...", style="dim"),
-        retry_temperature=retry_temperature,
+        retry_temperature=retry_temperature, feedback=feedback,
     )  # fmt: skip
     _report(written)
 
