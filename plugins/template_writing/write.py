@@ -194,6 +194,7 @@ def write_template(
             reply = str(component.write(messages, **try_params(params, number, retry_temperature)))
             source = prompts.extract_source(reply, spec=spec)
             attempt = Attempt(number, reply, [], messages=messages)
+            choice = source if rule else None
             if rule and source is not None:
                 source, attempt.problems = rules.spec_from_choice(source, shaping)
             if attempt.problems:
@@ -219,10 +220,10 @@ def write_template(
                 on_attempt(attempt)
             if attempt.accepted:
                 assert source is not None
-                folder = _package(
-                    output, source, attempt, attempts, description, writer, params, spec, name
-                )
-                return folder
+                return _package(
+                    output, source, attempt, (attempts, tries), description, writer, params,
+                    spec, name, choice,
+                )  # fmt: skip
             what = "rule" if rule else None
             if feedback:
                 messages = prompts.retry_messages(
@@ -239,23 +240,31 @@ def _package(
     output: Path,
     source: str,
     attempt: Attempt,
-    attempts: list[Attempt],
+    tried: tuple[list[Attempt], int],
     description: str,
     writer: str,
     params: Mapping[str, Any],
     spec: bool,
     name: str | None,
+    choice: str | None = None,
 ) -> Written:
-    """The accepted template's package, its README saying how it was written and checked."""
+    """The accepted template's package, its README saying how it was written and checked
+    (and, with ``--rule``, the rule the writer chose)."""
+    attempts, tries = tried
     report = attempt.report
     names = scaffold.package_names(name or report.templates[0])
     model = params.get("model")
     how = (
         f"`cookbook write-template` with the writer `{writer}`"
         + (f" (model `{model}`)" if model else "")
-        + f", accepted on try {attempt.number} of {len(attempts)}, from the description:\n\n"
+        + f", accepted on try {attempt.number} of at most {tries}, from the description:\n\n"
         + "\n".join(f"> {line}" for line in description.strip().splitlines())
     )
+    if choice is not None:
+        how += (
+            "\n\nThe writer chose the rule (`--rule`); Cookbook built the spec from it:"
+            f"\n\n```json\n{choice.strip()}\n```"
+        )
     summary = "A Cookbook template written by a model and checked by Cookbook"
     return _write(output, names, source, report, how, spec, attempts, summary=summary)
 
