@@ -627,3 +627,23 @@ def test_without_feedback_every_try_is_asked_afresh(scripted, tmp_path):
     )  # fmt: skip
     assert len(written.attempts) == 2 and written.attempts[1].accepted
     assert scripted.SEEN[1] == scripted.SEEN[0]  # the same first chat, not the refused reply
+
+
+def test_a_rule_over_a_slot_the_records_do_not_have_as_text_is_a_problem_not_a_crash():
+    from cookbook_plugins.template_writing.rules import rule_messages, spec_from_choice
+
+    numbers = [TaskRecord(id="1", slots={"x": 3, "y": [1, 2]}, answers=["4"])]
+    assert "Its input slots are" not in rule_messages("Add them.", numbers)[-1]["content"]
+    spec, problems = spec_from_choice('{"op": "reverse", "source": "x"}', numbers)
+    assert spec is None
+    assert problems == ["source: 'x' is not a text slot of the task's records (they have: none)"]
+    # the slot names offered are the first answered record's, the one the shape is read off
+    records = [
+        TaskRecord(id="0", slots={"a": "p q"}, answers=[""]),
+        TaskRecord(id="1", slots={"b": "p q r"}, answers=["r"]),
+    ]
+    assert "Its input slots are: b." in rule_messages("Last word.", records)[-1]["content"]
+    spec, problems = spec_from_choice('{"op": "last", "source": "a", "k": 1}', records)
+    assert spec is None and problems == ["source: 'a' is not one of ['b']"]
+    spec, problems = spec_from_choice('{"op": "last", "source": "b", "k": 1}', records)
+    assert problems == [] and yaml.safe_load(spec)["name"] == "last_k1_b"

@@ -121,17 +121,24 @@ def rule_messages(
         ]
     user = f"Task: {description.strip()}"
     if records:
-        user += (
-            f"\n\nReal records of the task{f' {task!r}' if task else ''}:\n"
-            + render_records(records)
-            + f"\n\nIts input slots are: {', '.join(slots)}. Use only these names."
-        )
+        named = f" {task!r}" if task else ""
+        user += f"\n\nReal records of the task{named}:\n" + render_records(records)
+    if slots:
+        user += f"\n\nIts input slots are: {', '.join(slots)}. Use only these names."
     user += "\n\nReply with the rule as one JSON object in a ```json block."
     return [*messages, {"role": "user", "content": user}]
 
 
+def _usable(records: Sequence[TaskRecord]) -> list[tuple[dict[str, Any], list[str]]]:
+    """The records' slots and non-empty answers, for those with any (what the search reads)."""
+    usable = [(r.slots, [str(a) for a in r.answers if str(a).strip()]) for r in records]
+    return [(slots, answers) for slots, answers in usable if answers]
+
+
 def _slots(records: Sequence[TaskRecord]) -> list[str]:
-    return [n for n, v in records[0].slots.items() if isinstance(v, str)] if records else []
+    """The text slots of the first record with an answer (the one the shape is read off)."""
+    usable = _usable(records)
+    return [n for n, v in usable[0][0].items() if isinstance(v, str)] if usable else []
 
 
 def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str | None, list[str]]:
@@ -152,7 +159,16 @@ def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str
     if choice["op"] == "span" and choice["document"] == choice["question"]:
         return None, ["document and question must be two different slots"]
     choice = _canonical(choice)
-    spec = make_spec(choice, _shape(choice, records))
+    shape = _shape(choice, records)
+    unknown = [
+        f"{role}: {choice[role]!r} is not a text slot of the task's records"
+        f" (they have: {', '.join(shape.slots) or 'none'})"
+        for role in _DEFAULT_LENGTHS
+        if role in choice and choice[role] not in shape.lengths
+    ]
+    if unknown:
+        return None, unknown
+    spec = make_spec(choice, shape)
     spec["description"] = spec["description"].replace(
         "(found by alignment-guided search)", "(a rule a writer chose)"
     )
@@ -186,8 +202,7 @@ def _canonical(choice: dict[str, Any]) -> dict[str, Any]:
 
 def _shape(choice: dict[str, Any], records: Sequence[TaskRecord]) -> Shape:
     """The records' shape (lengths, prompt, Yes/No casing), or defaults by each slot's role."""
-    usable = [(r.slots, [str(a) for a in r.answers if str(a).strip()]) for r in records]
-    usable = [(slots, answers) for slots, answers in usable if answers]
+    usable = _usable(records)
     if usable:
         return replace(describe(usable), prompt=records_prompt(list(records)))
     lengths = {
