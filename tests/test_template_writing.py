@@ -647,3 +647,13 @@ def test_a_rule_over_a_slot_the_records_do_not_have_as_text_is_a_problem_not_a_c
     assert spec is None and problems == ["source: 'a' is not one of ['b']"]
     spec, problems = spec_from_choice('{"op": "last", "source": "b", "k": 1}', records)
     assert problems == [] and yaml.safe_load(spec)["name"] == "last_k1_b"
+
+
+def test_a_whole_number_k_written_as_a_float_builds_a_valid_spec():
+    from cookbook_plugins.template_writing.rules import spec_from_choice
+
+    choice = '{"op": "span", "document": "d", "question": "q", "side": "after", "k": 2.0}'
+    spec, problems = spec_from_choice(choice)  # JSON Schema's integer takes 2.0
+    assert problems == []
+    template = template_from_spec(yaml.safe_load(spec))
+    assert template.name == "span_after_k2_q_in_d" and template.resolve()["k"] == 2

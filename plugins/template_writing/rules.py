@@ -192,12 +192,13 @@ def _accepts(schema: dict[str, Any], value: Any) -> bool:
 
 
 def _canonical(choice: dict[str, Any]) -> dict[str, Any]:
-    """The choice as the search writes its candidates (k 0 where no k; two-place thresholds)."""
+    """The choice as the search writes its candidates (k an int, 0 where no k: JSON Schema's
+    integer takes 2.0; two-place thresholds)."""
     if choice["op"] in _TOKEN_OPS:
         return {"op": choice["op"], "source": choice["source"], "k": int(choice.get("k", 0))}
     if choice["op"] in _COMPARISONS:
         return {**choice, "threshold": round(float(choice["threshold"]), 2)}
-    return dict(choice)
+    return {**choice, "k": int(choice["k"])}
 
 
 def _shape(choice: dict[str, Any], records: Sequence[TaskRecord]) -> Shape:
