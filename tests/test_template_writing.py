@@ -515,6 +515,19 @@ def test_search_needs_task_records(tmp_path):
     assert_clean(output)
 
 
+@pytest.mark.parametrize("asked", ["--rule", "--spec"])
+def test_search_with_a_writer_mode_is_one_clear_error_not_a_silent_choice(asked, tmp_path):
+    data = boolq_file(tmp_path / "boolq.jsonl")
+    out = tmp_path / "x"
+    code, output = cli(
+        "write-template", "--search", asked, "--examples", str(data), "--task", "boolq",
+        "-o", str(out),
+    )  # fmt: skip
+    assert code == 1 and f"--search asks no model, {asked} asks one: give one" in output
+    assert not out.exists()
+    assert_clean(output)
+
+
 def test_retries_sample_with_their_own_seed():
     params = {"model": "m", "temperature": 0.0, "seed": 5}
     assert write.try_params(params, 1, 0.7) == params

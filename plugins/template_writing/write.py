@@ -466,6 +466,9 @@ def write_template_command(
     data = None
     if examples is not None and task is not None:
         data = TaskData(task, examples, dict(parse_assignments(param, "--param")), split)
+    if search and (spec or rule):
+        asked = "--rule" if rule else "--spec"
+        raise CookbookError(f"write-template: --search asks no model, {asked} asks one: give one")
     if search:
         if data is None:
             raise CookbookError("write-template --search needs --examples FILE --task TYPE")
