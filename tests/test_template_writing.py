@@ -670,3 +670,21 @@ def test_a_whole_number_k_written_as_a_float_builds_a_valid_spec():
     assert problems == []
     template = template_from_spec(yaml.safe_load(spec))
     assert template.name == "span_after_k2_q_in_d" and template.resolve()["k"] == 2
+
+
+def test_a_rule_in_valid_json_that_yaml_misreads_is_accepted():
+    from cookbook_plugins.template_writing.rules import spec_from_choice
+
+    tabbed = '{\n\t"op": "reverse",\n\t"source": "words"\n}'  # YAML refuses tab indents
+    spec, problems = spec_from_choice(tabbed)
+    assert problems == [] and yaml.safe_load(spec)["name"] == "reverse_words"
+    exponent = '{"op": "coverage", "left": "a", "right": "b", "threshold": 9e-1}'  # YAML: a str
+    spec, problems = spec_from_choice(exponent)
+    assert problems == [] and yaml.safe_load(spec)["name"] == "coverage_90_a_b"
+    spec, problems = spec_from_choice("{op: reverse, source: words}")  # quotes dropped: YAML
+    assert problems == [] and yaml.safe_load(spec)["name"] == "reverse_words"
+    spec, problems = spec_from_choice('{"op": "reverse", "source": "words"')
+    assert spec is None and problems == [
+        "the reply's block is not a JSON object: Expecting ',' delimiter: line 1 column 36"
+        " (char 35)"
+    ]

@@ -145,9 +145,12 @@ def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str
     """The spec (YAML) a writer's rule choice makes, or None and the problems with it: what
     is not JSON, or each schema error with its JSON path."""
     try:
-        choice = yaml.safe_load(text)  # JSON is YAML; a writer may drop a quote or two
-    except yaml.YAMLError as error:
-        return None, [f"the reply's block is not a JSON object: {error}".splitlines()[0]]
+        choice = json.loads(text)
+    except json.JSONDecodeError as json_error:
+        try:  # YAML reads JSON a writer dropped a quote or two from
+            choice = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None, [f"the reply's block is not a JSON object: {json_error}"]
     if not isinstance(choice, dict):
         return None, [f"the reply's block is a {type(choice).__name__}, not a JSON object"]
     slots = _slots(records)
