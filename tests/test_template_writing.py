@@ -688,3 +688,13 @@ def test_a_rule_in_valid_json_that_yaml_misreads_is_accepted():
         "the reply's block is not a JSON object: Expecting ',' delimiter: line 1 column 36"
         " (char 35)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [("[1, 2]", "an array"), ("null", "null"), ('"x"', "a string"), ("3", "a number")],
+)
+def test_a_rule_reply_that_is_not_an_object_is_named_in_json_words(reply, kind):
+    from cookbook_plugins.template_writing.rules import spec_from_choice
+
+    assert spec_from_choice(reply) == (None, [f"the reply's block is {kind}, not a JSON object"])

@@ -152,7 +152,7 @@ def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str
         except yaml.YAMLError:
             return None, [f"the reply's block is not a JSON object: {json_error}"]
     if not isinstance(choice, dict):
-        return None, [f"the reply's block is a {type(choice).__name__}, not a JSON object"]
+        return None, [f"the reply's block is {_json_kind(choice)}, not a JSON object"]
     slots = _slots(records)
     problems = _schema_problems(choice, slots)
     if problems:
@@ -176,6 +176,14 @@ def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str
         "(found by alignment-guided search)", "(a rule a writer chose)"
     )
     return yaml.safe_dump(spec, sort_keys=False), []
+
+
+def _json_kind(value: Any) -> str:
+    """What ``value`` is, in JSON's words (``an array``, not ``a list``)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    kinds = {list: "an array", str: "a string", int: "a number", float: "a number"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def _schema_problems(choice: dict[str, Any], slots: Sequence[str]) -> list[str]:
