@@ -428,7 +428,11 @@ def write_template_command(
     spec: Annotated[bool, Option("--spec", help="Ask for a declarative spec.")] = False,
     rule: Annotated[
         bool,
-        Option("--rule", help="Ask only for a rule (a small JSON choice); build the spec from it."),
+        Option(
+            "--rule",
+            help="Ask the writer only to choose a rule (a JSON object: operation, slots, k or"
+            " threshold); Cookbook builds the spec from it.",
+        ),
     ] = False,
     search: Annotated[
         bool, Option("--search", help="Search specs on the task's records; no model.")
@@ -446,7 +450,8 @@ def write_template_command(
         bool,
         Option(
             "--feedback/--no-feedback",
-            help="Show each retry the refused reply and its problems (or ask afresh).",
+            help="Show each retry the refused reply and its problems (--no-feedback: ask every"
+            " try afresh).",
         ),
     ] = True,
     transcript: Annotated[
