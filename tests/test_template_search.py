@@ -154,3 +154,13 @@ def test_the_found_spec_is_prompted_as_the_records_are():
         for r in search_specs(records, budget=88, seed=0)
         if r.choices["op"] != "span"
     )
+
+
+def test_coverage_is_the_share_of_distinct_words_found_and_zero_for_an_empty_text():
+    from cookbook.specs.records import coverage
+
+    assert coverage("the cat sat", "a cat sat on the mat") == 1.0  # articles dropped
+    assert coverage("cat cat dog", "cat") == 0.5  # distinct words: cat, dog
+    assert coverage(["Cats", "run"], "the cat ran") == 0.5  # a list of words; stems, any case
+    assert coverage("", "cat") == 0.0 and coverage("the", "the cat") == 0.0  # no words
+    assert coverage("cat", "") == 0.0
