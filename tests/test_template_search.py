@@ -83,6 +83,12 @@ def test_the_search_recovers_a_comparison_threshold():
     assert best.alignment == 1.0
     assert best.choices["op"] == "record_overlap"
     assert abs(best.choices["threshold"] - 0.7) <= 0.1
+    assert best.spec["rule"]["if"][1:] == ["Yes", "No"]
+    # records answering in lower case get a spec answering in lower case
+    lower = [TaskRecord(id=r.id, slots=r.slots, answers=[r.answers[0].lower()]) for r in records]
+    found = search_specs(lower, budget=BUDGET, seed=0)[0]
+    assert found.alignment == 1.0 and found.spec["rule"]["if"][1:] == ["yes", "no"]
+    assert "yes or no?" in found.spec["prompt"]
 
 
 def test_the_search_recovers_a_coverage_threshold_over_plain_texts():

@@ -399,12 +399,13 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
     attributes = min(max(shape.attributes, 1), 10)
     max_value = min(max(shape.value_words[1], 1), 20)
     positives = min(max(shape.yes_share, 0.05), 0.95)
-    want_yes = {"eq": ["$want", "Yes"]}
+    yes, no = shape.yes_no_words
+    want_yes = {"eq": ["$want", yes]}
     perturbed = {"or": [want_yes, "$hard"]}
     return {
         "family": "comparison",
         "description": (
-            f"Yes when the {op.replace('_', ' ')} of {left} and {right} reaches {threshold}"
+            f"{yes} when the {op.replace('_', ' ')} of {left} and {right} reaches {threshold}"
             " (found by alignment-guided search)."
         ),
         "params": {
@@ -434,11 +435,11 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
             },
             {"let": "size", "value": {"count": {"flatten": "$values"}}},
             {"let": "draw", "random": True},
-            {"let": "want", "value": {"if": [{"lt": ["$draw", "$positives"]}, "Yes", "No"]}},
-            {"let": "draw", "when": {"eq": ["$want", "No"]}, "random": True},
+            {"let": "want", "value": {"if": [{"lt": ["$draw", "$positives"]}, yes, no]}},
+            {"let": "draw", "when": {"eq": ["$want", no]}, "random": True},
             {
                 "let": "hard",
-                "value": {"and": [{"eq": ["$want", "No"]}, {"lt": ["$draw", "$hard_negatives"]}]},
+                "value": {"and": [{"eq": ["$want", no]}, {"lt": ["$draw", "$hard_negatives"]}]},
             },
             {"let": "allowed", "value": {"int": {"mul": ["$size", {"sub": [1, "$threshold"]}]}}},
             {
@@ -480,8 +481,8 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
             left: {"record": ["$names", "$values"]},
             right: {"record": ["$names", "$other"]},
         },
-        "rule": {"if": [{"ge": [{op: [f"${left}", f"${right}"]}, "$threshold"]}, "Yes", "No"]},
-        "prompt": f"{left}: {{{left}}}\n{right}: {{{right}}}\nThe same? Yes or No?",
+        "rule": {"if": [{"ge": [{op: [f"${left}", f"${right}"]}, "$threshold"]}, yes, no]},
+        "prompt": f"{left}: {{{left}}}\n{right}: {{{right}}}\nThe same? {yes} or {no}?",
         "completion": " {answer}",
         "scorer": "yes_no",
     }
