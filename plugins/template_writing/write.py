@@ -177,14 +177,14 @@ def write_template(
     component = get_registry().get("writers", writer)
     params = component.params.resolve(f"writer {writer!r}", writer_params)
     records = data.records(SHOWN_RECORDS) if data is not None else []
-    first = prompts.first_messages(
-        description, spec=spec, records=records, task=data.task if data else None
-    )
+    task = data.task if data else None
     if rule:
         from cookbook_plugins.template_writing import rules
 
         spec, shaping = True, data.records(SHAPE_RECORDS) if data is not None else []
-        first = rules.rule_messages(description, records, data.task if data else None)
+        first = rules.rule_messages(description, records, task)
+    else:
+        first = prompts.first_messages(description, spec=spec, records=records, task=task)
     messages, attempts = first, []
     suffix = ".yaml" if spec else ".py"
     with tempfile.TemporaryDirectory(prefix="cookbook-write-") as scratch:
@@ -197,13 +197,11 @@ def write_template(
             choice = source if rule else None
             if rule and source is not None:
                 source, attempt.problems = rules.spec_from_choice(source, shaping)
-            if attempt.problems:
-                pass
-            elif source is None:
+            if source is None and not attempt.problems:
                 block = "```yaml block with the spec" if spec else "```python block with the module"
                 block = "```json block with the rule" if rule else block
                 attempt.problems = [f"the reply has no {block}"]
-            else:
+            elif source is not None:  # (a refused rule choice has problems and no source)
                 path = Path(scratch) / f"try{number}" / f"written_template{suffix}"
                 path.parent.mkdir()
                 path.write_text(source + "\n", encoding="utf-8")
