@@ -138,3 +138,45 @@ def test_eval_can_skip_the_base_model_limit_each_task_and_calibrate_one(tmp_path
     assert rows[1]["metric"] == "f1"
     card = (tmp_path / "out" / "README.md").read_text()
     assert "| em (task) | f1, decision margin fitted on dev records |" in card
+
+
+def test_a_spec_named_by_its_path_keeps_its_generations_in_the_eval_folder(tmp_path):
+    model = build_tiny_llama(tmp_path / "tiny", tiny_vocabulary())
+    shutil.copy(SQUAD, tmp_path / "squad.json")
+    (tmp_path / "specs").mkdir()
+    spec = FIXTURES.parent.parent / "examples" / "specs" / "document_qa.yaml"
+    shutil.copy(spec, tmp_path / "specs" / "qa.yaml")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: tiny
+        output_dir: out
+        model: {model}
+        token_space: pseudowords
+        templates:
+          - name: specs/qa.yaml
+            params: {{min_words: 8, max_words: 12}}
+        tasks:
+          - {{name: qa, type: squad, path: squad.json}}
+        generate:
+          samples: 8
+        train:
+          trainer: lora
+          max_steps: 1
+          batch_size: 4
+          progress: false
+        eval:
+          tasks: [qa]
+          limit: 2
+          template_samples: 2
+          batch_size: 4
+        """)
+    )
+    runner.run(load_pipeline(path))
+    [folder] = (tmp_path / "out" / "steps").glob("eval-*")
+    assert not [p for p in folder.iterdir() if p.is_dir()]  # no folders named after the path
+    made = sorted(p.name for p in folder.glob("*.jsonl"))
+    assert [n for n in made if n.startswith("tuned-qa-")] and [n for n in made if "base-qa-" in n]
+    assert {"base-qa.jsonl", "tuned-qa.jsonl"} <= set(made)  # the task's generations
+    for name in made:
+        assert len(name.split("-")) <= 3

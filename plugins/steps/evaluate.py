@@ -7,7 +7,9 @@ The base model is evaluated too unless ``base: false``; a plot compares them.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+from pathlib import PurePath
 from typing import Annotated, Any
 
 import cookbook.engine as engine
@@ -30,6 +32,15 @@ from cookbook_plugins.steps.common import calibration_data, jsonable, needs_mode
 BASE = "base"
 #: Where evaluation on Ray keeps its record shards until the step's outputs are written.
 RAY_SHARDS = "ray-shards"
+
+
+def file_stem(name: str) -> str:
+    """A template's name as one file name: a spec named by its path becomes the file's stem
+    and a short hash of the path (two specs of one file name in two folders stay apart)."""
+    if "/" not in name and "\\" not in name:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{PurePath(name.replace(chr(92), '/')).stem}-{digest}"
 
 
 def _check(params: dict, pipeline: Any, inputs: dict) -> list[StepProblem]:
@@ -205,9 +216,9 @@ def evaluate(
                 seed=pipeline.seed + 1,
                 token_space=pipeline.token_space,
                 batch_size=batch_size,
-                generations_path=str(ctx.folder / f"{label}-{template.name}.jsonl"),
+                generations_path=str(ctx.folder / f"{label}-{file_stem(template.name)}.jsonl"),
                 execution=pipeline.execution,
-                shards=ctx.folder / RAY_SHARDS / f"{label}-{template.name}",
+                shards=ctx.folder / RAY_SHARDS / f"{label}-{file_stem(template.name)}",
             )
             rows.append(
                 {
