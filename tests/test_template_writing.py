@@ -698,3 +698,21 @@ def test_a_rule_reply_that_is_not_an_object_is_named_in_json_words(reply, kind):
     from cookbook_plugins.template_writing.rules import spec_from_choice
 
     assert spec_from_choice(reply) == (None, [f"the reply's block is {kind}, not a JSON object"])
+
+
+def test_a_chosen_slot_named_like_the_specs_own_values_is_sent_back(scripted, tmp_path):
+    # "k" is the spec's own parameter, "answer" its output: the rule could not read such slots
+    scripted.REPLIES[:] = [
+        fenced('{"op": "first", "source": "k", "k": 2}', "json"),
+        fenced('{"op": "reverse", "source": "answer"}', "json"),
+        fenced('{"op": "first", "source": "words", "k": 2}', "json"),
+    ]
+    written = write.write_template(
+        "The first two words.", tmp_path / "p", writer="scripted", rule=True, samples=50,
+    )  # fmt: skip
+    first, second, third = written.attempts
+    assert first.report is None and first.problems[0].startswith(
+        "source: slot 'k' has the name of one of the spec's parameters or its output"
+    )
+    assert "source: slot 'answer'" in second.problems[0]
+    assert third.accepted

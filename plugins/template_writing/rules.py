@@ -172,6 +172,15 @@ def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str
     if unknown:
         return None, unknown
     spec = make_spec(choice, shape)
+    taken = {*spec.get("params", {}), spec.get("output", "answer")}  # what the rule reads
+    clashes = [
+        f"{role}: slot {choice[role]!r} has the name of one of the spec's parameters or its"
+        f" output, which the rule would read instead ({', '.join(sorted(taken))} are taken)"
+        for role in _DEFAULT_LENGTHS
+        if role in choice and choice[role] in taken
+    ]
+    if clashes:
+        return None, clashes
     spec["description"] = spec["description"].replace(
         "(found by alignment-guided search)", "(a rule a writer chose)"
     )
