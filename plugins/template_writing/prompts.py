@@ -133,19 +133,27 @@ def spec_examples(records: Sequence[TaskRecord] = ()) -> list[tuple[str, str]]:
     beside the package; Yes/No records get only comparisons, other records no comparison."""
     import yaml
 
-    from cookbook_plugins.template_writing.search import Shape, describe, make_spec
+    from cookbook_plugins.template_writing.search import (
+        Shape,
+        describe,
+        make_spec,
+        usable_records,
+    )
 
     yes_no, attributes = False, 0
-    usable = [(r.slots, [str(a) for a in r.answers if str(a).strip()]) for r in records]
-    usable = [(slots, answers) for slots, answers in usable if answers]
+    usable = usable_records(records)
     if usable:
         shape = describe(usable)
         yes_no, attributes = shape.yes_no, shape.attributes
     lengths = {"text": (3, 12), "a": (3, 8), "b": (20, 60)}
     shape = Shape(("text", "a", "b"), lengths, True, 3, yes_no_words=("Yes", "No"))
-    token = make_spec({"op": "last", "source": "text", "k": 2}, shape)
-    text = make_spec({"op": "coverage", "left": "a", "right": "b", "threshold": 0.8}, shape)
-    pair = make_spec({"op": "record_overlap", "left": "a", "right": "b", "threshold": 0.5}, shape)
+    token = make_spec({"op": "last", "source": "text", "k": 2}, shape, origin=None)
+    text = make_spec(
+        {"op": "coverage", "left": "a", "right": "b", "threshold": 0.8}, shape, origin=None
+    )
+    pair = make_spec(
+        {"op": "record_overlap", "left": "a", "right": "b", "threshold": 0.5}, shape, origin=None
+    )
     if not usable:
         made = [token, text]
     elif yes_no:
@@ -160,8 +168,6 @@ def spec_examples(records: Sequence[TaskRecord] = ()) -> list[tuple[str, str]]:
     def dump(spec: dict[str, Any]) -> str:
         return yaml.dump(spec, Dumper=Dumper, sort_keys=False, default_flow_style=None, width=100)
 
-    for spec in made:
-        spec["description"] = spec["description"].replace(" (found by alignment-guided search)", "")
     examples = [(spec["name"], dump(spec)) for spec in made]
     folder = Path(cookbook.__file__).resolve().parents[1] / "examples" / "specs"
     document_qa = folder / "document_qa.yaml"
@@ -219,14 +225,10 @@ def first_messages(
 
 
 def retry_messages(
-    messages: list[dict[str, str]],
-    reply: str,
-    problems: Sequence[str],
-    spec: bool = False,
-    what: str | None = None,
+    messages: list[dict[str, str]], reply: str, problems: Sequence[str], what: str = "module"
 ) -> list[dict[str, str]]:
-    """The next try's messages: the first try's, the refused reply and the check's problems."""
-    what = what or ("spec" if spec else "module")
+    """The next try's messages: the first try's, the refused reply and the check's problems
+    about the ``what`` it wrote (a module, spec or rule)."""
     feedback = (
         f"Cookbook's check refused this {what}:\n"
         + "\n".join(f"- {p}" for p in problems)

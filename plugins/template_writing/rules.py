@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import jsonschema
@@ -16,9 +15,9 @@ import yaml
 from cookbook import TaskRecord
 from cookbook_plugins.template_writing.search import (
     Shape,
-    describe,
     make_spec,
-    records_prompt,
+    records_shape,
+    usable_records,
 )
 
 #: What each operation does, as the writer is told.
@@ -129,15 +128,9 @@ def rule_messages(
     return [*messages, {"role": "user", "content": user}]
 
 
-def _usable(records: Sequence[TaskRecord]) -> list[tuple[dict[str, Any], list[str]]]:
-    """The records' slots and non-empty answers, for those with any (what the search reads)."""
-    usable = [(r.slots, [str(a) for a in r.answers if str(a).strip()]) for r in records]
-    return [(slots, answers) for slots, answers in usable if answers]
-
-
 def _slots(records: Sequence[TaskRecord]) -> list[str]:
     """The text slots of the first record with an answer (the one the shape is read off)."""
-    usable = _usable(records)
+    usable = usable_records(records)
     return [n for n, v in usable[0][0].items() if isinstance(v, str)] if usable else []
 
 
@@ -163,27 +156,25 @@ def spec_from_choice(text: str, records: Sequence[TaskRecord] = ()) -> tuple[str
         return None, ["document and question must be two different slots"]
     choice = _canonical(choice)
     shape = _shape(choice, records)
+    chosen = {role: choice[role] for role in _DEFAULT_LENGTHS if role in choice}
     unknown = [
-        f"{role}: {choice[role]!r} is not a text slot of the task's records"
+        f"{role}: {slot!r} is not a text slot of the task's records"
         f" (they have: {', '.join(shape.slots) or 'none'})"
-        for role in _DEFAULT_LENGTHS
-        if role in choice and choice[role] not in shape.lengths
+        for role, slot in chosen.items()
+        if slot not in shape.lengths
     ]
     if unknown:
         return None, unknown
-    spec = make_spec(choice, shape)
+    spec = make_spec(choice, shape, origin="a rule a writer chose")
     taken = {*spec.get("params", {}), spec.get("output", "answer")}  # what the rule reads
     clashes = [
-        f"{role}: slot {choice[role]!r} has the name of one of the spec's parameters or its"
+        f"{role}: slot {slot!r} has the name of one of the spec's parameters or its"
         f" output, which the rule would read instead ({', '.join(sorted(taken))} are taken)"
-        for role in _DEFAULT_LENGTHS
-        if role in choice and choice[role] in taken
+        for role, slot in chosen.items()
+        if slot in taken
     ]
     if clashes:
         return None, clashes
-    spec["description"] = spec["description"].replace(
-        "(found by alignment-guided search)", "(a rule a writer chose)"
-    )
     return yaml.safe_dump(spec, sort_keys=False), []
 
 
@@ -223,9 +214,9 @@ def _canonical(choice: dict[str, Any]) -> dict[str, Any]:
 
 def _shape(choice: dict[str, Any], records: Sequence[TaskRecord]) -> Shape:
     """The records' shape (lengths, prompt, Yes/No casing), or defaults by each slot's role."""
-    usable = _usable(records)
+    usable = usable_records(records)
     if usable:
-        return replace(describe(usable), prompt=records_prompt(list(records)))
+        return records_shape(records, usable)
     lengths = {
         choice[role]: default for role, default in _DEFAULT_LENGTHS.items() if role in choice
     }

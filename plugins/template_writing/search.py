@@ -21,6 +21,8 @@ from typing import Any
 from cookbook import CookbookError, TaskRecord, template_from_spec
 from cookbook.engine import alignment_scores
 
+#: What a searched spec's description says of where it came from.
+SEARCHED = "found by alignment-guided search"
 #: Specs evaluated unless told otherwise.
 DEFAULT_BUDGET = 120
 #: Share of the budget spent on the seeded sample of the space; the rest evolves the best.
@@ -73,11 +75,10 @@ def search_specs(
     ``progress(1)`` is called after each."""
     if budget < 1:
         raise CookbookError(f"search budget must be at least 1, not {budget}")
-    usable = [(r.slots, _answers(r)) for r in records]
-    usable = [(slots, answers) for slots, answers in usable if answers]
+    usable = usable_records(records)
     if not usable:
         raise CookbookError("the search needs records with at least one non-empty answer")
-    shape = replace(describe(usable), prompt=records_prompt(records))
+    shape = records_shape(records, usable)
     space = candidates(shape)
     if not space:
         need = "two text slots to compare" if shape.yes_no else "a text slot"
@@ -122,6 +123,20 @@ def ranked(results: Sequence[SpecResult] | Any) -> list[SpecResult]:
 
 def _breadth(choices: dict[str, Any]) -> int:
     return int(choices.get("k", 0))
+
+
+def usable_records(records: Sequence[TaskRecord]) -> list[tuple[dict[str, Any], list[str]]]:
+    """The slots and non-empty answers of the records that have any: what the search reads."""
+    usable = [(r.slots, _answers(r)) for r in records]
+    return [(slots, answers) for slots, answers in usable if answers]
+
+
+def records_shape(
+    records: Sequence[TaskRecord], usable: list[tuple[dict[str, Any], list[str]]]
+) -> Shape:
+    """The shape of the records (``usable`` is ``usable_records(records)``), with their own
+    prompt format where it can be read off their prompts."""
+    return replace(describe(usable), prompt=records_prompt(records))
 
 
 def _answers(record: TaskRecord) -> list[str]:
@@ -308,9 +323,11 @@ def spec_name(choices: dict[str, Any]) -> str:
     return f"{op}{k}_{choices['source']}"
 
 
-def make_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
+def make_spec(
+    choices: dict[str, Any], shape: Shape, origin: str | None = SEARCHED
+) -> dict[str, Any]:
     """The template spec of one candidate's choices, prompted as the records are where their
-    prompt format names only the spec's slots."""
+    prompt format names only the spec's slots; its description says its ``origin``."""
     op = choices["op"]
     if op == "span":
         spec = _span_spec(choices, shape)
@@ -322,6 +339,7 @@ def make_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
         spec = _token_spec(choices, shape)
     if shape.prompt is not None and set(_fields(shape.prompt)) <= set(spec["slots"]):
         spec["prompt"] = shape.prompt
+    spec["description"] += f" ({origin})." if origin else "."
     return {"spec": 1, "name": spec_name(choices), **spec}
 
 
@@ -346,7 +364,7 @@ def _span_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
         "family": "search",
         "description": (
             f"The answer is the {k} word(s) right {side} the span of {document} that"
-            f" {question} repeats (found by alignment-guided search)."
+            f" {question} repeats"
         ),
         "params": {
             "min_words": {"type": "integer", "minimum": 1, "default": min_words},
@@ -406,7 +424,6 @@ def _comparison_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
         "family": "comparison",
         "description": (
             f"{yes} when the {op.replace('_', ' ')} of {left} and {right} reaches {threshold}"
-            " (found by alignment-guided search)."
         ),
         "params": {
             "attributes": {"type": "integer", "minimum": 1, "maximum": 100, "default": attributes},
@@ -501,10 +518,7 @@ def _coverage_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
     kept = {"sub": [1, "$threshold"]}
     return {
         "family": "comparison",
-        "description": (
-            f"{yes} when at least {threshold} of the words of {left} occur in {right}"
-            " (found by alignment-guided search)."
-        ),
+        "description": (f"{yes} when at least {threshold} of the words of {left} occur in {right}"),
         "params": {
             "min_words": {"type": "integer", "minimum": 1, "default": low},
             "max_words": {"type": "integer", "minimum": 1, "default": high},
@@ -583,7 +597,7 @@ def _token_spec(choices: dict[str, Any], shape: Shape) -> dict[str, Any]:
     how = what.get(op, f"{op} {k}")
     return {
         "family": "composition" if op in ("reverse", "sort") else "selection",
-        "description": f"The words of {source}, {how} (found by alignment-guided search).",
+        "description": f"The words of {source}, {how}",
         "params": params,
         "draws": [
             {"let": "length", "randint": ["$min_words", {"max": ["$min_words", "$max_words"]}]},

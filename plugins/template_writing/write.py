@@ -187,6 +187,8 @@ def write_template(
         first = prompts.first_messages(description, spec=spec, records=records, task=task)
     messages, attempts = first, []
     suffix = ".yaml" if spec else ".py"
+    what = "rule" if rule else "spec" if spec else "module"
+    block = {"rule": "json", "spec": "yaml", "module": "python"}[what]
     with tempfile.TemporaryDirectory(prefix="cookbook-write-") as scratch:
         for number in range(1, tries + 1):
             if on_stage is not None:
@@ -198,9 +200,7 @@ def write_template(
             if rule and source is not None:
                 source, attempt.problems = rules.spec_from_choice(source, shaping)
             if source is None and not attempt.problems:
-                block = "```yaml block with the spec" if spec else "```python block with the module"
-                block = "```json block with the rule" if rule else block
-                attempt.problems = [f"the reply has no {block}"]
+                attempt.problems = [f"the reply has no ```{block} block with the {what}"]
             elif source is not None:  # (a refused rule choice has problems and no source)
                 path = Path(scratch) / f"try{number}" / f"written_template{suffix}"
                 path.parent.mkdir()
@@ -222,11 +222,8 @@ def write_template(
                     output, source, attempt, (attempts, tries), description, writer, params,
                     spec, name, choice,
                 )  # fmt: skip
-            what = "rule" if rule else None
             if feedback:
-                messages = prompts.retry_messages(
-                    first, reply, attempt.problems, spec=spec, what=what
-                )
+                messages = prompts.retry_messages(first, reply, attempt.problems, what)
     last = "\n".join(f"  - {p}" for p in attempts[-1].problems)
     raise CookbookError(
         f"writer {writer!r}: no template was accepted in {tries} tr{'y' if tries == 1 else 'ies'};"
